@@ -164,4 +164,3 @@ def _read_model(path: Path, model: type[_M]) -> _M:
         raise SkillPackError(f"{path} is not valid JSON: {exc}") from exc
     except ValidationError as exc:
         raise SkillPackError(f"{path} does not have the expected shape: {exc}") from exc
-
