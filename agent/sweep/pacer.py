@@ -1,0 +1,80 @@
+"""Keeps the sweep's writes under GitHub's secondary rate limits for content-creating requests.
+
+GitHub documents at most 80 content-creating requests a minute and 500 an hour. A comment is one;
+a label write (`issue_write`, a PATCH) is counted too, since GitHub does not promise it is not and
+going over costs a lockout far longer than the wait. Reads are not paced here: they are bounded by
+the sweep's concurrency and retried on a secondary-limit answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["PaceLimits", "WritePacer"]
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class PaceLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_minute: int = Field(default=80, ge=1)
+    per_hour: int = Field(default=500, ge=1)
+
+    def windows(self) -> tuple[tuple[int, float], ...]:
+        return ((self.per_minute, 60.0), (self.per_hour, 3600.0))
+
+
+class WritePacer:
+    """A sliding-window limiter over every window at once; `acquire()` waits for a free slot.
+
+    Waiters are served one at a time in arrival order, so a burst of concurrent issues is spread
+    out instead of stampeding when a window opens.
+    """
+
+    def __init__(
+        self, limits: PaceLimits | None = None, *, clock: Clock = time.monotonic, sleep: Sleep = anyio.sleep
+    ) -> None:
+        self.limits = limits or PaceLimits()
+        self._windows = self.limits.windows()
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = anyio.Lock()
+        self._stamps: deque[float] = deque()
+        self._longest = max(seconds for _, seconds in self._windows)
+        self.total = 0
+        self.peak_per_minute = 0
+        self.waited_seconds = 0.0
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = self._clock()
+                wait = self._wait(now)
+                if wait <= 0:
+                    break
+                self.waited_seconds += wait
+                await self._sleep(wait)
+            self._stamps.append(now)
+            self.total += 1
+            self.peak_per_minute = max(self.peak_per_minute, self._count_since(now - 60.0))
+
+    def _wait(self, now: float) -> float:
+        while self._stamps and self._stamps[0] <= now - self._longest:
+            self._stamps.popleft()
+        wait = 0.0
+        for limit, seconds in self._windows:
+            inside = [stamp for stamp in self._stamps if stamp > now - seconds]
+            if len(inside) >= limit:
+                # The slot frees when the oldest write that keeps the window full falls out of it.
+                wait = max(wait, inside[-limit] + seconds - now)
+        return wait
+
+    def _count_since(self, start: float) -> int:
+        return sum(1 for stamp in self._stamps if stamp > start)

@@ -1,0 +1,55 @@
+"""The values the sweep writes to its run record: one event per thing that happened, never updated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.engine import Usage
+from agent.models import Decision, Outcome
+
+__all__ = ["Event", "EventKind", "IssueRecord", "IssueStatus", "Phase", "SkipReason"]
+
+Phase = Literal[1, 2]
+IssueStatus = Literal["applied", "planned", "failed", "skipped"]
+# budget: the cap would be exceeded; busy: another sweep holds the issue; done_elsewhere: another sweep
+# finished it after this one listed the queue; not_pending: the fresh read shows nothing is owed.
+SkipReason = Literal["budget", "busy", "done_elsewhere", "not_pending"]
+EventKind = Literal["started", "resumed", "listed", "issue", "budget_stop", "finished", "aborted"]
+
+
+class IssueRecord(BaseModel):
+    """What the sweep did to one issue in one attempt."""
+
+    model_config = ConfigDict(frozen=True)
+
+    issue: int
+    phase: Phase
+    status: IssueStatus = Field(
+        description="applied: written and verified; planned: dry run; failed: see `failure`; "
+        "skipped: not triaged, see `reason`."
+    )
+    decision: Decision | None = None
+    outcome: Outcome | None = None
+    added: tuple[str, ...] = ()
+    templates: tuple[str, ...] = ()
+    failure: str | None = None
+    reason: SkipReason | None = None
+    usage: Usage = Usage()
+    seconds: float = 0.0
+    verified: bool = False
+    marker_reapplied: bool = False
+    attempts: int = 1
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: EventKind
+    at: datetime
+    issue: IssueRecord | None = None
+    note: str | None = None
+    process: str | None = Field(default=None, description="host:pid of the process that wrote it.")
+    seconds: float | None = None

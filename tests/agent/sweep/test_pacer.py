@@ -1,0 +1,91 @@
+import anyio
+import pytest
+
+from agent.sweep.pacer import PaceLimits, WritePacer
+
+
+class FakeTime:
+    """A clock that only moves when someone sleeps, so pacing is tested without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _pacer(per_minute: int, per_hour: int, time: FakeTime) -> WritePacer:
+    return WritePacer(PaceLimits(per_minute=per_minute, per_hour=per_hour), clock=time.clock, sleep=time.sleep)
+
+
+@pytest.mark.anyio
+async def test_writes_under_the_minute_limit_go_through_without_waiting() -> None:
+    time = FakeTime()
+    pacer = _pacer(3, 100, time)
+    for _ in range(3):
+        await pacer.acquire()
+    assert time.sleeps == []
+    assert pacer.peak_per_minute == 3
+
+
+@pytest.mark.anyio
+async def test_the_write_over_the_minute_limit_waits_for_the_oldest_to_leave_the_window() -> None:
+    time = FakeTime()
+    pacer = _pacer(2, 100, time)
+    await pacer.acquire()
+    time.now = 10.0
+    await pacer.acquire()
+    await pacer.acquire()
+    assert time.sleeps == [50.0]
+    assert time.now == 60.0
+    assert pacer.peak_per_minute == 2
+
+
+@pytest.mark.anyio
+async def test_the_hour_limit_holds_even_when_every_minute_is_under_its_limit() -> None:
+    time = FakeTime()
+    pacer = _pacer(80, 5, time)
+    for _ in range(5):
+        await pacer.acquire()
+        time.now += 30.0
+    started = time.now
+    await pacer.acquire()
+    assert time.now == pytest.approx(3600.0)
+    assert time.now > started
+
+
+@pytest.mark.anyio
+async def test_a_thousand_writes_never_exceed_either_window() -> None:
+    time = FakeTime()
+    pacer = _pacer(80, 500, time)
+    stamps: list[float] = []
+    for _ in range(1000):
+        await pacer.acquire()
+        stamps.append(time.now)
+    for i, stamp in enumerate(stamps):
+        assert sum(1 for s in stamps[i:] if s < stamp + 60.0) <= 80
+        assert sum(1 for s in stamps[i:] if s < stamp + 3600.0) <= 500
+    assert pacer.peak_per_minute == 80
+    assert pacer.total == 1000
+
+
+@pytest.mark.anyio
+async def test_concurrent_writers_are_served_one_at_a_time_within_the_limit() -> None:
+    time = FakeTime()
+    pacer = _pacer(4, 100, time)
+    done: list[float] = []
+
+    async def writer() -> None:
+        await pacer.acquire()
+        done.append(time.now)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            for _ in range(10):
+                group.start_soon(writer)
+    assert sorted(done) == [0.0] * 4 + [60.0] * 4 + [120.0] * 2
