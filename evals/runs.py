@@ -1,0 +1,117 @@
+"""A saved eval run: what was run, every case with its plan, effects, gold and verdicts, and the scores."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.engine import Usage
+from agent.models import Decision, Effects, Plan
+from agent.result import Status
+from evals.gold import Gold
+from evals.scenarios import Exclusion, Family
+from evals.scoring import CaseScore, RunScores
+
+__all__ = ["CaseInput", "CaseRecord", "Run", "RunError", "RunInfo", "load_run", "run_id_for", "save_run"]
+
+SCHEMA_VERSION: Literal[1] = 1
+
+
+class RunError(ValueError):
+    """A run file is missing or not a run; the message says which and why."""
+
+
+class CaseInput(BaseModel):
+    """What the engine was shown, in brief (the dataset holds the texts)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    title: str
+    labels: tuple[str, ...] = Field(description="The labels the issue was replayed with.")
+    captured_labels: tuple[str, ...] = Field(description="The labels as captured, which the gold is read from.")
+    comments: int
+    body_chars: int
+    body_partial: bool
+
+
+class CaseRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    family: Family
+    number: int
+    attempt: int = 1
+    input: CaseInput
+    status: Status
+    failure: str | None = None
+    plan: Plan | None = None
+    effects: Effects | None = None
+    usage: Usage = Usage()
+    seconds: float = 0.0
+    tool_calls: int = 0
+    gold: Gold
+    expected_decisions: tuple[Decision, ...] = ()
+    verdicts: CaseScore
+
+    @property
+    def key(self) -> str:
+        return self.case_id if self.attempt == 1 else f"{self.case_id}#{self.attempt}"
+
+
+class RunInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    engine: str
+    dataset: str
+    dataset_digest: str
+    issues: int = Field(description="Issues read from the dataset (after --limit).")
+    limit: int | None = None
+    repeat: int = 1
+    families: tuple[Family, ...]
+    skill: str
+    marker: str
+    started_at: datetime
+    finished_at: datetime
+    seconds: float
+
+
+class Run(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    info: RunInfo
+    records: tuple[CaseRecord, ...]
+    exclusions: tuple[Exclusion, ...]
+    scores: RunScores
+
+
+def run_id_for(engine: str, started: datetime) -> str:
+    return f"{started:%Y%m%d-%H%M%S}-{engine}"
+
+
+def save_run(run: Run, directory: Path) -> Path:
+    """Write `<run_id>.json` into `directory` and return its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{run.info.run_id}.json"
+    path.write_text(run.model_dump_json(indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def load_run(path: Path) -> Run:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RunError(f"cannot read run {path}: {exc.strerror}") from exc
+    try:
+        return Run.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "<file>"
+        raise RunError(
+            f"{path} is not an eval run file ({exc.error_count()} problems; first at {where}: {first['msg']})"
+        ) from exc
