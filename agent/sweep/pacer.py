@@ -11,11 +11,16 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
+from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["PaceLimits", "WritePacer"]
+from agent.github import ToolCaller, classify
+from agent.guarded_session import WRITE_TOOLS
+
+__all__ = ["PaceLimits", "PacedCaller", "WritePacer"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -48,9 +53,14 @@ class WritePacer:
         self._lock = anyio.Lock()
         self._stamps: deque[float] = deque()
         self._longest = max(seconds for _, seconds in self._windows)
+        self._paused_until = float("-inf")
         self.total = 0
         self.peak_per_minute = 0
         self.waited_seconds = 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Hold every writer for `seconds`: GitHub's secondary limit is per token, not per request."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     async def acquire(self) -> None:
         async with self._lock:
@@ -68,7 +78,7 @@ class WritePacer:
     def _wait(self, now: float) -> float:
         while self._stamps and self._stamps[0] <= now - self._longest:
             self._stamps.popleft()
-        wait = 0.0
+        wait = max(0.0, self._paused_until - now)
         for limit, seconds in self._windows:
             inside = [stamp for stamp in self._stamps if stamp > now - seconds]
             if len(inside) >= limit:
@@ -78,3 +88,33 @@ class WritePacer:
 
     def _count_since(self, start: float) -> int:
         return sum(1 for stamp in self._stamps if stamp > start)
+
+
+class PacedCaller:
+    """A `ToolCaller` whose write calls each wait for the pacer first; reads pass straight through.
+
+    Put it beneath the retrying caller, so every retried attempt of a write is paced as well. A
+    secondary-limit answer to any call pauses all writers for its Retry-After (or `default_pause`).
+    """
+
+    def __init__(
+        self,
+        inner: ToolCaller,
+        pacer: WritePacer,
+        *,
+        writes: tuple[str, ...] = WRITE_TOOLS,
+        default_pause: float = 60.0,
+    ) -> None:
+        self.inner = inner
+        self.pacer = pacer
+        self.writes = writes
+        self.default_pause = default_pause
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
+        if name in self.writes:
+            await self.pacer.acquire()
+        result = await self.inner.call_tool(name, arguments)
+        failure = classify(result)
+        if failure is not None and failure.kind == "rate_limited":
+            self.pacer.pause(failure.retry_after if failure.retry_after is not None else self.default_pause)
+        return result

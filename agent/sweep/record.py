@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.engine import Usage
 from agent.models import Decision, Outcome
 
-__all__ = ["Event", "EventKind", "IssueRecord", "IssueStatus", "Phase", "SkipReason"]
+__all__ = ["Event", "EventKind", "IssueRecord", "IssueStatus", "Listing", "Phase", "ProcessStats", "SkipReason"]
 
 Phase = Literal[1, 2]
 IssueStatus = Literal["applied", "planned", "failed", "skipped"]
@@ -44,12 +44,38 @@ class IssueRecord(BaseModel):
     attempts: int = 1
 
 
+class Listing(BaseModel):
+    """What the queue held when a process listed it, by what the sweep owed each issue."""
+
+    model_config = ConfigDict(frozen=True)
+
+    queue: int = 0
+    phase1: int = 0
+    phase2: int = 0
+    beyond_limit: int = 0
+    finished: int = 0
+    left_for_humans: int = 0
+    done_in_run: int = Field(default=0, description="Already finished earlier in this run (a resume).")
+
+
+class ProcessStats(BaseModel):
+    """What one process of a run did, written when it stops."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seconds: float = 0.0
+    writes: int = 0
+    peak_writes_per_minute: int = 0
+    paced_seconds: float = Field(default=0.0, description="Time writes waited for the rate limits.")
+
+
 class Event(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: EventKind
     at: datetime
     issue: IssueRecord | None = None
+    listing: Listing | None = None
+    stats: ProcessStats | None = None
     note: str | None = None
     process: str | None = Field(default=None, description="host:pid of the process that wrote it.")
-    seconds: float | None = None

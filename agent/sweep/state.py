@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from agent.models import UsageError
-from agent.sweep.record import Event, IssueRecord
+from agent.sweep.record import Event, IssueRecord, Phase
 from agent.sweep.selection import Recorded
 
 __all__ = ["ClaimResult", "RunInfo", "RunStore", "this_process"]
@@ -172,13 +172,13 @@ class RunStore:
             ids = [row[0] for row in db.execute("SELECT id FROM sweep_runs ORDER BY started_at, id")]
         return [self.run(run_id) for run_id in ids]
 
-    def done_in(self, run_id: str) -> set[int]:
-        """Issues this run already triaged to the end; a resume skips them and retries the rest."""
+    def done_in(self, run_id: str) -> dict[int, Phase]:
+        """Issues this run already triaged to the end, with their phase; a resume skips them."""
         latest: dict[int, IssueRecord] = {}
         for event in self.events(run_id):
             if event.kind == "issue" and event.issue is not None:
                 latest[event.issue.issue] = event.issue
-        return {n for n, record in latest.items() if record.status in ("applied", "planned")}
+        return {n: record.phase for n, record in latest.items() if record.status in ("applied", "planned")}
 
     def records(self, repo: str) -> dict[int, Recorded]:
         """What applied runs proved about each issue: finished, or left for humans by the high-priority flow."""

@@ -105,7 +105,7 @@ def test_done_in_lists_only_issues_the_run_took_to_the_end(tmp_path: Path) -> No
     store.append(run.id, _record(3, status="skipped", reason="budget"))
     store.append(run.id, _record(4, status="failed", failure="GitHub: 502"))
     store.append(run.id, _record(4, status="applied", verified=True))
-    assert store.done_in(run.id) == {1, 4}
+    assert store.done_in(run.id) == {1: 2, 4: 2}
 
 
 def test_records_come_only_from_verified_applied_runs_of_the_repo(tmp_path: Path) -> None:
