@@ -42,7 +42,8 @@ class ClaudeSettings(BaseModel):
     mode: Mode = "plan"
     max_turns: int = Field(default=8, ge=1, le=50, description="Model replies allowed for one issue.")
     timeout_seconds: float = Field(default=180.0, gt=0, description="Wall-clock bound on one issue's loop.")
-    max_tokens: int = Field(default=4096, ge=256, description="Output tokens allowed per reply.")
+    # Above about 21k output tokens the SDK insists on streaming, which the loop does not use.
+    max_tokens: int = Field(default=4096, ge=256, le=21_000, description="Output tokens allowed per reply.")
     max_tool_output_chars: int = Field(default=20_000, ge=1000, description="Longer tool results are clipped.")
     prices: Prices
     second_opinion: bool = Field(

@@ -9,6 +9,7 @@ import anthropic
 import httpx2
 import pytest
 from anthropic.types.messages.batch_create_params import Request
+from vcr.cassette import Cassette
 
 from agent.claude import ClaudeSettings, run_batch
 from agent.claude.batch import batch_requests
@@ -126,3 +127,25 @@ async def test_no_issues_make_no_batch() -> None:
 
     assert await run_batch([], SkillPack.load(), settings(), api) == []
     assert api.created == []
+
+
+@pytest.mark.vcr
+async def test_a_batch_round_trip_over_http(vcr: Cassette, anthropic_api_key: str, record_mode: str) -> None:
+    pack = SkillPack.load()
+    poll = 0.0 if record_mode == "none" else 30.0
+    live = ClaudeSettings.load().model_copy(update={"batch_poll_seconds": poll})
+
+    async with anthropic.AsyncAnthropic(api_key=anthropic_api_key, max_retries=0) as client:
+        outcomes = await run_batch([issue(101), issue(102)], pack, live, client)
+
+    lines = [json.loads(line) for line in vcr.responses[-1]["body"]["string"].decode().splitlines()]
+    by_id = {line["custom_id"]: line["result"] for line in lines}
+    for index, outcome in enumerate(outcomes):
+        result = by_id[f"issue-{index}"]
+        if result["type"] == "succeeded":
+            [call] = [b for b in result["message"]["content"] if b["type"] == "tool_use"]
+            assert isinstance(outcome, Proposal) and outcome.plan.model_dump() == call["input"]
+            assert outcome.usage.input_tokens == result["message"]["usage"]["input_tokens"]
+        else:
+            assert isinstance(outcome, EngineFailure)
+    assert {result["type"] for result in by_id.values()} <= {"succeeded", "errored"}
