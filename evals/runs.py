@@ -94,12 +94,27 @@ def run_id_for(engine: str, started: datetime) -> str:
     return f"{started:%Y%m%d-%H%M%S}-{engine}"
 
 
-def save_run(run: Run, directory: Path) -> Path:
-    """Write `<run_id>.json` into `directory` and return its path."""
+def save_run(run: Run, directory: Path) -> tuple[Run, Path]:
+    """Write `<run_id>.json` into `directory`, never over another run: a taken id gets a `-2`, `-3`... suffix.
+
+    Returns the run as saved (its id may have changed) and the file's path.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{run.info.run_id}.json"
-    path.write_text(run.model_dump_json(indent=1) + "\n", encoding="utf-8")
-    return path
+    run_id, n = run.info.run_id, 1
+    while True:
+        path = directory / f"{run_id}.json"
+        try:
+            with path.open("x", encoding="utf-8") as out:
+                saved = run if run_id == run.info.run_id else _renamed(run, run_id)
+                out.write(saved.model_dump_json(indent=1) + "\n")
+                return saved, path
+        except FileExistsError:
+            n += 1
+            run_id = f"{run.info.run_id}-{n}"
+
+
+def _renamed(run: Run, run_id: str) -> Run:
+    return run.model_copy(update={"info": run.info.model_copy(update={"run_id": run_id})})
 
 
 def load_run(path: Path) -> Run:
