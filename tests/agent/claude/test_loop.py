@@ -180,7 +180,7 @@ async def test_in_direct_mode_a_refused_write_is_an_error_result_and_an_allowed_
     target = {"owner": "pytorch", "repo": "pytorch", "issue_number": 101}
     model = ScriptedModel(
         [
-            reply(tool_use("issue_write", {**target, "method": "update", "labels": ["high priority"]})),
+            reply(tool_use("issue_write", {**target, "method": "update", "labels": ["module: inductor"]})),
             reply(tool_use("add_issue_comment", {**target, "body": "I fixed your labels!"})),
             reply(
                 tool_use("issue_write", {**target, "method": "update", "labels": ["oncall: distributed parallelisms"]})
@@ -198,7 +198,7 @@ async def test_in_direct_mode_a_refused_write_is_an_error_result_and_an_allowed_
     [first] = model.tool_results(1)
     [second] = model.tool_results(2)
     [third] = model.tool_results(3)
-    assert first["is_error"] and "high priority" in first["content"]
+    assert first["is_error"] and "module: inductor" in first["content"]
     assert second["is_error"] and "template" in second["content"]
     assert not third["is_error"]
     assert proposal.plan.labels == ["oncall: distributed parallelisms"]
