@@ -1,0 +1,269 @@
+"""The durable outbox: every verified delivery and one row per (delivery, target repo).
+
+The webhook handler writes a delivery and all its targets in one transaction before answering;
+the primary keys make a redelivery add nothing. Dispatch workers then claim due rows, and each row
+ends `dispatched` or `failed`. A row also remembers which workflow run redeemed its callback token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from relay.allowlist import Level
+from relay.database import Database
+
+__all__ = [
+    "Delivery",
+    "DispatchRecord",
+    "DispatchStatus",
+    "DispatchTask",
+    "Outbox",
+    "SqliteOutbox",
+    "Target",
+    "UpstreamEvent",
+]
+
+UpstreamEvent = Literal["pull_request", "push"]
+DispatchStatus = Literal["pending", "dispatched", "failed"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    delivery_id   TEXT PRIMARY KEY,
+    event         TEXT NOT NULL,
+    action        TEXT,
+    upstream_repo TEXT NOT NULL,
+    pr_number     INTEGER,
+    head_sha      TEXT NOT NULL,
+    received_at   REAL NOT NULL,
+    body          TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dispatches (
+    delivery_id      TEXT NOT NULL REFERENCES deliveries(delivery_id) ON DELETE CASCADE,
+    repo             TEXT NOT NULL COLLATE NOCASE,
+    level            TEXT NOT NULL,
+    check_run_wanted INTEGER NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('pending', 'dispatched', 'failed')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  REAL NOT NULL,
+    lease_until      REAL,
+    dispatched_at    REAL,
+    last_error       TEXT,
+    redeemed_run_id  INTEGER,
+    PRIMARY KEY (delivery_id, repo)
+);
+CREATE INDEX IF NOT EXISTS dispatches_due ON dispatches (next_attempt_at) WHERE status = 'pending';
+"""
+
+
+class Delivery(BaseModel):
+    """One verified upstream webhook that fans out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    delivery_id: str
+    event: UpstreamEvent
+    action: str | None
+    upstream_repo: str
+    pr_number: int | None
+    head_sha: str
+    received_at: float
+    body: str = Field(repr=False)
+    """The webhook body exactly as GitHub signed it; passed through as `client_payload.payload`."""
+
+
+class Target(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    repo: str
+    level: Level
+    check_run_wanted: bool
+
+
+class DispatchRecord(BaseModel):
+    """The outbox row of one (delivery, repo), with the delivery facts a callback is checked against."""
+
+    model_config = ConfigDict(frozen=True)
+
+    delivery_id: str
+    repo: str
+    level: Level
+    check_run_wanted: bool
+    status: DispatchStatus
+    attempts: int
+    next_attempt_at: float
+    dispatched_at: float | None
+    last_error: str | None
+    redeemed_run_id: int | None
+    event: UpstreamEvent
+    upstream_repo: str
+    pr_number: int | None
+    head_sha: str
+    received_at: float
+
+
+class DispatchTask(BaseModel):
+    """A claimed row and the delivery to send."""
+
+    model_config = ConfigDict(frozen=True)
+
+    record: DispatchRecord
+    delivery: Delivery
+
+
+class Outbox(Protocol):
+    async def record(self, delivery: Delivery, targets: Sequence[Target]) -> bool:
+        """Store a delivery and its targets; False (and nothing stored) when the delivery is known."""
+        ...
+
+    async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[DispatchTask]:
+        """Lease up to `limit` due pending rows and count an attempt on each."""
+        ...
+
+    async def next_due(self) -> float | None: ...
+
+    async def mark_dispatched(self, delivery_id: str, repo: str, at: float) -> None: ...
+
+    async def mark_retry(self, delivery_id: str, repo: str, at: float, error: str) -> None: ...
+
+    async def mark_failed(self, delivery_id: str, repo: str, error: str) -> None: ...
+
+    async def release_leases(self) -> int:
+        """Free rows leased by a process that is gone; their send may or may not have happened."""
+        ...
+
+    async def get(self, delivery_id: str, repo: str) -> DispatchRecord | None: ...
+
+    async def for_delivery(self, delivery_id: str) -> list[DispatchRecord]: ...
+
+    async def redeem(self, delivery_id: str, repo: str, run_id: int) -> int | None:
+        """Bind the callback token to `run_id` if unbound; the run that holds it afterwards."""
+        ...
+
+    async def purge(self, before: float) -> int:
+        """Forget deliveries received before `before`."""
+        ...
+
+
+_RECORD_SQL = """
+SELECT d.delivery_id, d.repo, d.level, d.check_run_wanted, d.status, d.attempts, d.next_attempt_at,
+       d.dispatched_at, d.last_error, d.redeemed_run_id,
+       v.event, v.upstream_repo, v.pr_number, v.head_sha, v.received_at
+FROM dispatches d JOIN deliveries v USING (delivery_id)
+"""
+
+
+def _record(row: Any) -> DispatchRecord:
+    return DispatchRecord.model_validate(dict(row))
+
+
+class SqliteOutbox:
+    """The outbox in the embedded database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        db.conn.executescript(_SCHEMA)
+
+    async def record(self, delivery: Delivery, targets: Sequence[Target]) -> bool:
+        with self._db.transaction() as conn:
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    delivery.delivery_id,
+                    delivery.event,
+                    delivery.action,
+                    delivery.upstream_repo,
+                    delivery.pr_number,
+                    delivery.head_sha,
+                    delivery.received_at,
+                    delivery.body,
+                ),
+            ).rowcount
+            if not inserted:
+                return False
+            conn.executemany(
+                "INSERT OR IGNORE INTO dispatches (delivery_id, repo, level, check_run_wanted, status, next_attempt_at)"
+                " VALUES (?, ?, ?, ?, 'pending', ?)",
+                [(delivery.delivery_id, t.repo, t.level, t.check_run_wanted, delivery.received_at) for t in targets],
+            )
+        return True
+
+    async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[DispatchTask]:
+        with self._db.transaction() as conn:
+            keys = conn.execute(
+                "UPDATE dispatches SET lease_until = ?, attempts = attempts + 1 WHERE rowid IN ("
+                " SELECT rowid FROM dispatches WHERE status = 'pending' AND next_attempt_at <= ?"
+                " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at LIMIT ?)"
+                " RETURNING delivery_id, repo",
+                (now + lease_seconds, now, now, limit),
+            ).fetchall()
+        tasks: list[DispatchTask] = []
+        deliveries: dict[str, Delivery] = {}
+        for key in keys:
+            record = await self.get(key["delivery_id"], key["repo"])
+            if record is None:  # purged between the two statements
+                continue
+            if record.delivery_id not in deliveries:
+                row = self._db.conn.execute(
+                    "SELECT * FROM deliveries WHERE delivery_id = ?", (record.delivery_id,)
+                ).fetchone()
+                deliveries[record.delivery_id] = Delivery.model_validate(dict(row))
+            tasks.append(DispatchTask(record=record, delivery=deliveries[record.delivery_id]))
+        return tasks
+
+    async def next_due(self) -> float | None:
+        row = self._db.conn.execute(
+            "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM dispatches WHERE status = 'pending'"
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    async def mark_dispatched(self, delivery_id: str, repo: str, at: float) -> None:
+        self._db.conn.execute(
+            "UPDATE dispatches SET status = 'dispatched', dispatched_at = ?, lease_until = NULL, last_error = NULL"
+            " WHERE delivery_id = ? AND repo = ?",
+            (at, delivery_id, repo),
+        )
+
+    async def mark_retry(self, delivery_id: str, repo: str, at: float, error: str) -> None:
+        self._db.conn.execute(
+            "UPDATE dispatches SET next_attempt_at = ?, lease_until = NULL, last_error = ?"
+            " WHERE delivery_id = ? AND repo = ? AND status = 'pending'",
+            (at, error, delivery_id, repo),
+        )
+
+    async def mark_failed(self, delivery_id: str, repo: str, error: str) -> None:
+        self._db.conn.execute(
+            "UPDATE dispatches SET status = 'failed', lease_until = NULL, last_error = ?"
+            " WHERE delivery_id = ? AND repo = ? AND status = 'pending'",
+            (error, delivery_id, repo),
+        )
+
+    async def release_leases(self) -> int:
+        return self._db.conn.execute(
+            "UPDATE dispatches SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL"
+        ).rowcount
+
+    async def get(self, delivery_id: str, repo: str) -> DispatchRecord | None:
+        row = self._db.conn.execute(
+            _RECORD_SQL + " WHERE d.delivery_id = ? AND d.repo = ?", (delivery_id, repo)
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    async def for_delivery(self, delivery_id: str) -> list[DispatchRecord]:
+        rows = self._db.conn.execute(_RECORD_SQL + " WHERE d.delivery_id = ? ORDER BY d.repo", (delivery_id,))
+        return [_record(row) for row in rows]
+
+    async def redeem(self, delivery_id: str, repo: str, run_id: int) -> int | None:
+        self._db.conn.execute(
+            "UPDATE dispatches SET redeemed_run_id = ? WHERE delivery_id = ? AND repo = ? AND redeemed_run_id IS NULL",
+            (run_id, delivery_id, repo),
+        )
+        row = self._db.conn.execute(
+            "SELECT redeemed_run_id FROM dispatches WHERE delivery_id = ? AND repo = ?", (delivery_id, repo)
+        ).fetchone()
+        return None if row is None else row["redeemed_run_id"]
+
+    async def purge(self, before: float) -> int:
+        return self._db.conn.execute("DELETE FROM deliveries WHERE received_at < ?", (before,)).rowcount

@@ -1,0 +1,243 @@
+"""`POST /github/webhook`: verify, filter, route, and record the fan-out durably before answering.
+
+Order: cheap event filter (before any crypto), HMAC-SHA256 over the raw body, upstream-repo check,
+routing. A dispatching event is written to the outbox with all its targets in one transaction; the
+answer never waits for GitHub, so it comes back in milliseconds whatever the number of targets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from relay.allowlist import LABEL_PREFIX, Allowlist
+from relay.endpoint import BodyTooLarge, problem, read_body
+from relay.outbox import Delivery, Outbox, Target, UpstreamEvent
+
+__all__ = [
+    "DISPATCH_ACTIONS",
+    "Dispatch",
+    "EventHandlers",
+    "HandlerOutcome",
+    "Ignore",
+    "LabelAdded",
+    "PayloadError",
+    "Rerequested",
+    "Route",
+    "UnhandledEvents",
+    "WebhookEndpoint",
+    "route",
+    "signature_matches",
+]
+
+log = logging.getLogger(__name__)
+
+HANDLED_EVENTS = frozenset({"pull_request", "push", "check_run", "check_suite"})
+DISPATCH_ACTIONS = frozenset({"opened", "reopened", "synchronize", "closed"})
+MAX_WEBHOOK_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
+_NULL_SHA = "0" * 40
+
+
+class PayloadError(ValueError):
+    """A signed payload lacks a field its event must have."""
+
+
+@dataclass(frozen=True)
+class Ignore:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    event: UpstreamEvent
+    action: str | None
+    pr_number: int | None
+    head_sha: str
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LabelAdded:
+    label: str
+    pr_number: int
+    head_sha: str
+
+
+@dataclass(frozen=True)
+class Rerequested:
+    event: Literal["check_run", "check_suite"]
+
+
+Route = Ignore | Dispatch | LabelAdded | Rerequested
+
+
+def signature_matches(secret: bytes, body: bytes, header: str) -> bool:
+    """Constant-time check of `X-Hub-Signature-256: sha256=<hex>` against the raw body."""
+    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def _get(payload: Mapping[str, Any], *path: str) -> Any:
+    value: Any = payload
+    for name in path:
+        if not isinstance(value, Mapping) or name not in value:
+            raise PayloadError(f"payload lacks {'.'.join(path)}")
+        value = value[name]
+    return value
+
+
+def route(event: str, payload: Mapping[str, Any]) -> Route:
+    """What a verified upstream event asks the relay to do."""
+    action = payload.get("action")
+    if event == "push":
+        head = _get(payload, "after")
+        if not isinstance(head, str):
+            raise PayloadError("push payload's `after` is not a SHA")
+        if head == _NULL_SHA:
+            return Ignore("push deleted a ref; there is nothing to test")
+        return Dispatch("push", None, None, head, ())
+    if event == "pull_request":
+        if action not in DISPATCH_ACTIONS and action != "labeled":
+            return Ignore(f"pull_request action {action!r} does not trigger downstream CI")
+        number = _get(payload, "pull_request", "number")
+        head = _get(payload, "pull_request", "head", "sha")
+        if not isinstance(number, int) or not isinstance(head, str):
+            raise PayloadError("pull_request.number or pull_request.head.sha has the wrong type")
+        if action == "labeled":
+            label = _get(payload, "label", "name")
+            if not isinstance(label, str) or not label.startswith(LABEL_PREFIX):
+                return Ignore(f"label {label!r} is not a {LABEL_PREFIX}<device> label")
+            return LabelAdded(label, number, head)
+        labels = tuple(
+            str(item["name"])
+            for item in payload["pull_request"].get("labels") or ()
+            if isinstance(item, Mapping) and "name" in item
+        )
+        return Dispatch("pull_request", str(action), number, head, labels)
+    if event in ("check_run", "check_suite") and action == "rerequested":
+        return Rerequested("check_run" if event == "check_run" else "check_suite")
+    return Ignore(f"{event} action {action!r} is not relayed")
+
+
+class HandlerOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: str
+    detail: str
+
+
+class EventHandlers(Protocol):
+    """Handlers for the routed events that do not fan out (L3 labels, re-runs)."""
+
+    async def label_added(self, delivery_id: str, event: LabelAdded, payload: Mapping[str, Any]) -> HandlerOutcome: ...
+
+    async def rerequested(self, delivery_id: str, event: Rerequested, payload: Mapping[str, Any]) -> HandlerOutcome: ...
+
+
+class UnhandledEvents:
+    """Until check runs exist, label and re-run events are acknowledged and logged, and change nothing."""
+
+    async def label_added(self, delivery_id: str, event: LabelAdded, payload: Mapping[str, Any]) -> HandlerOutcome:
+        log.info("delivery %s: %s on PR #%d needs the check-run handler", delivery_id, event.label, event.pr_number)
+        return HandlerOutcome(status="accepted", detail=f"{event.label}: check runs are not handled by this relay yet")
+
+    async def rerequested(self, delivery_id: str, event: Rerequested, payload: Mapping[str, Any]) -> HandlerOutcome:
+        log.info("delivery %s: %s rerequested needs the re-run handler", delivery_id, event.event)
+        return HandlerOutcome(status="accepted", detail=f"{event.event} re-runs are not handled by this relay yet")
+
+
+class WebhookEndpoint:
+    def __init__(
+        self,
+        *,
+        secret: bytes,
+        upstream_repo: str,
+        allowlist: Callable[[], Allowlist],
+        outbox: Outbox,
+        handlers: EventHandlers,
+        notify: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._secret = secret
+        self._upstream = upstream_repo.lower()
+        self._allowlist = allowlist
+        self._outbox = outbox
+        self._handlers = handlers
+        self._notify = notify
+        self._clock = clock
+
+    async def handle(self, request: Request) -> Response:
+        event = request.headers.get("x-github-event", "")
+        if event not in HANDLED_EVENTS:
+            return JSONResponse({"status": "ignored", "reason": f"event {event or '(none)'!r} is not relayed"})
+        try:
+            body = await read_body(request, MAX_WEBHOOK_BYTES)
+        except BodyTooLarge as exc:
+            return problem(413, str(exc))
+        signature = request.headers.get("x-hub-signature-256")
+        if not signature:
+            return problem(400, "missing X-Hub-Signature-256 header")
+        if not signature_matches(self._secret, body, signature):
+            return problem(401, "bad signature: X-Hub-Signature-256 does not match the body and the webhook secret")
+        delivery_id = request.headers.get("x-github-delivery", "").strip()
+        if not delivery_id or len(delivery_id) > 200:
+            return problem(400, "missing or malformed X-GitHub-Delivery header")
+        try:
+            text = body.decode("utf-8")
+            payload = json.loads(text)
+        except ValueError:  # UnicodeDecodeError is a ValueError too
+            return problem(400, "body is not UTF-8 JSON")
+        if not isinstance(payload, dict):
+            return problem(400, "body is not a JSON object")
+        repo = payload.get("repository", {}).get("full_name") if isinstance(payload.get("repository"), dict) else None
+        if not isinstance(repo, str) or repo.lower() != self._upstream:
+            return JSONResponse({"status": "ignored", "reason": f"repository {repo!r} is not the upstream repo"})
+        try:
+            decision = route(event, payload)
+        except PayloadError as exc:
+            return problem(400, f"{event}: {exc}")
+        if isinstance(decision, Ignore):
+            return JSONResponse({"status": "ignored", "reason": decision.reason})
+        if isinstance(decision, LabelAdded):
+            outcome = await self._handlers.label_added(delivery_id, decision, payload)
+            return JSONResponse(outcome.model_dump())
+        if isinstance(decision, Rerequested):
+            outcome = await self._handlers.rerequested(delivery_id, decision, payload)
+            return JSONResponse(outcome.model_dump())
+        return await self._fan_out(delivery_id, repo, decision, text)
+
+    async def _fan_out(self, delivery_id: str, repo: str, decision: Dispatch, body: str) -> Response:
+        allowlist = self._allowlist()
+        delivery = Delivery(
+            delivery_id=delivery_id,
+            event=decision.event,
+            action=decision.action,
+            upstream_repo=repo,
+            pr_number=decision.pr_number,
+            head_sha=decision.head_sha,
+            received_at=self._clock(),
+            body=body,
+        )
+        targets = [
+            Target(
+                repo=entry.repo,
+                level=entry.level,
+                check_run_wanted=decision.event == "pull_request"
+                and allowlist.check_run_wanted(entry.repo, decision.labels),
+            )
+            for entry in allowlist.entries
+        ]
+        if not await self._outbox.record(delivery, targets):
+            return JSONResponse({"status": "duplicate", "delivery_id": delivery_id})
+        self._notify()
+        return JSONResponse({"status": "queued", "delivery_id": delivery_id, "targets": len(targets)}, status_code=202)

@@ -1,0 +1,67 @@
+"""Serving ASGI apps on real loopback sockets inside the test's event loop."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+import uvicorn
+from starlette.types import ASGIApp
+
+__all__ = ["bind", "serve"]
+
+
+class _TestServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = anyio.Event()
+        self.stop = anyio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+    async def main_loop(self) -> None:
+        # uvicorn polls for shutdown every 0.1 s; waiting on an event stops the server at once.
+        await self.on_tick(0)
+        await self.stop.wait()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # leave SIGINT to pytest
+
+
+def bind() -> tuple[socket.socket, str]:
+    """A listening socket on an ephemeral loopback port, and its base URL."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@contextlib.asynccontextmanager
+async def serve(app: ASGIApp, sock: socket.socket | None = None) -> AsyncIterator[str]:
+    """Run `app` under uvicorn until the block ends; yields the base URL once it accepts requests."""
+    if sock is None:
+        sock, url = bind()
+    else:
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = _TestServer(uvicorn.Config(app, lifespan="on", log_level="warning"))
+
+    async def run() -> None:
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            server.ready.set()  # a failed start must not leave the fixture waiting
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        with anyio.fail_after(10):
+            await server.ready.wait()
+        if not server.started:
+            raise RuntimeError("the test server did not start")
+        try:
+            yield url
+        finally:
+            server.should_exit = True
+            server.stop.set()
