@@ -6,7 +6,7 @@ from agent.claude.engine import API_KEY_VARIABLE, ClaudeEngine, MissingApiKey, a
 from agent.claude.loop import MessagesAPI
 from agent.claude.meter import cost_usd
 from agent.claude.settings import ClaudeSettings, Prices, SettingsError
-from agent.claude.tools import ExtraTool
+from agent.claude.tools import ExtraTool, read_only_tools
 from agent.claude.untrusted import Finding, Inspection, inspect_untrusted
 
 __all__ = [
@@ -31,5 +31,6 @@ __all__ = [
     "cost_usd",
     "inspect_untrusted",
     "needs_model",
+    "read_only_tools",
     "run_batch",
 ]

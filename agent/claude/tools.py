@@ -8,13 +8,13 @@ reads, never an exception: unknown tools, invalid plans, refused writes and fail
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from anthropic.types import ToolParam, ToolResultBlockParam, ToolUseBlock
 from mcp import MCPError
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult, ListToolsResult, TextContent
 from pydantic import ValidationError
 
 from agent.claude.settings import Mode
@@ -31,6 +31,7 @@ __all__ = [
     "Toolbox",
     "parse_plan",
     "plan_schema",
+    "read_only_tools",
 ]
 
 SUBMIT_PLAN = "submit_plan"
@@ -52,6 +53,52 @@ class ExtraTool:
     description: str
     input_schema: dict[str, Any]
     call: Callable[[dict[str, Any]], Awaitable[CallToolResult]]
+
+
+class McpToolSource(Protocol):
+    """An MCP client (`mcp.Client`) whose read-only tools the model may use (the relay's)."""
+
+    async def list_tools(self, *, cursor: str | None = None) -> ListToolsResult: ...
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult: ...
+
+
+async def read_only_tools(source: McpToolSource, *, names: Collection[str] | None = None) -> list[ExtraTool]:
+    """The tools `source` marks read-only (optionally only those in `names`), ready for the engine.
+
+    Naming a tool the server does not mark read-only is a setup mistake and raises at once.
+    """
+    listed, cursor = [], None
+    while True:
+        page = await source.list_tools(cursor=cursor)
+        listed.extend(page.tools)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    if names is not None:
+        unknown = set(names) - {tool.name for tool in listed}
+        writable = [t.name for t in listed if t.name in names and not (t.annotations and t.annotations.read_only_hint)]
+        if unknown or writable:
+            raise ValueError(
+                f"cannot offer these tools to the model: unknown {sorted(unknown)}, not read-only {writable}"
+            )
+
+    def caller(name: str) -> Callable[[dict[str, Any]], Awaitable[CallToolResult]]:
+        async def call(arguments: dict[str, Any]) -> CallToolResult:
+            return await source.call_tool(name, arguments)
+
+        return call
+
+    return [
+        ExtraTool(
+            name=tool.name,
+            description=tool.description or tool.title or tool.name,
+            input_schema=tool.input_schema,
+            call=caller(tool.name),
+        )
+        for tool in listed
+        if tool.annotations and tool.annotations.read_only_hint and (names is None or tool.name in names)
+    ]
 
 
 @dataclass(frozen=True)
