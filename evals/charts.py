@@ -77,7 +77,8 @@ def matrix_chart(title: str, matrix: Confusion, *, rows: str = "expected", cols:
             if count:
                 ink = "#fff" if share > 0.55 else "#222"
                 texts.append(Text(x=x + _CELL / 2 - 1, y=y + _CELL / 2 + 3, text=str(count), anchor="middle", fill=ink))
-    width = left + len(labels) * _CELL + 10
+    # The last column's label leans right past the grid by about its length times cos 45°.
+    width = left + len(labels) * _CELL + max((len(label) for label in labels), default=0) * _CHAR * 0.72 + 10
     return Chart(title=title, width=width, height=top + len(labels) * _CELL + 6, rects=tuple(rects), texts=tuple(texts))
 
 
@@ -100,10 +101,14 @@ def bar_chart(title: str, scores: Sequence[ClassScore], *, span: float = 320) ->
         ):
             shown = "n/a" if value is None else f"{value:.2f}"
             rects.append(Rect(x=left, y=y + k * 10, w=span * (value or 0.0), h=9, fill=colour, title=f"{name} {shown}"))
-        s = score.scores
-        texts.append(Text(x=left + span + 6, y=y + 14, text=f"n={score.support}  tp={s.tp} fp={s.fp} fn={s.fn}"))
+        p, r = (_short(v) for v in (score.scores.precision, score.scores.recall))
+        texts.append(Text(x=left + span + 6, y=y + 14, text=f"P {p}  R {r}  n={score.support}"))
     height = top + len(scores) * row + 4
     return Chart(title=title, width=left + span + 170, height=height, rects=tuple(rects), texts=tuple(texts))
+
+
+def _short(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _shade(rgb: tuple[int, int, int], share: float) -> str:

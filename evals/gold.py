@@ -4,13 +4,14 @@ Labels are read as captured, long after triage, so only what they show for certa
 every field is `None` (undefined, not scored) when the labels do not settle it.
 
 - **distributed**: true when any distributed label is present: the queue label, a sub-oncall, a
-  distributed module from the allowlist, or one of the retired or team names below. False only when
+  distributed module from the allowlist (except those the rubric says do not alone show distributed
+  work, such as activation checkpointing), or one of the retired or team names below. False only when
   the labels were captured, none of them is distributed, and one names another owner: an `oncall:`
   label or a `module:` label of another area. Cross-cutting `module:` labels (crash, regression,
   docs...) name no owner and settle nothing.
 - **sub_oncall**: the explicit sub-oncall label; else derived from the module labels (current and
-  certain retired ones) by the rubric's routing table and precedence (checkpointing, then infra, then
-  parallelisms). Undefined when no label routes.
+  certain retired ones) by the rubric's routing table (each module's `route`) and its precedence
+  (checkpointing, then infra, then parallelisms). Undefined when no label routes.
 - **modules**: the labels on the allowlist's primary modules, plus retired names whose successor is
   certain. Undefined when there is none: a human who classified only the queue said nothing of modules.
 - **issue_type**: `feature` / `enhancement` from the type labels (`feature request` is the old name of
@@ -38,6 +39,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.rules.rubric import Rubric
 from agent.skillpack import SkillPack
 from evals.dataset import DatasetIssue
 
@@ -87,30 +89,18 @@ class Routing(BaseModel):
 
     modules: dict[str, str]
     precedence: tuple[str, ...] = Field(description="Sub-oncalls, the winner first.")
+    not_evidence: frozenset[str] = Field(
+        default=frozenset(), description="Module labels that alone do not show an issue is distributed."
+    )
 
-
-# The routing table of the rubric (skill Step 2 and rubric section 1), by module label.
-DEFAULT_ROUTING = Routing(
-    modules={
-        "module: fsdp": _PARALLELISMS,
-        "module: ddp": _PARALLELISMS,
-        "module: dtensor": _PARALLELISMS,
-        "module: pipelining": _PARALLELISMS,
-        "module: context parallel": _PARALLELISMS,
-        "module: data parallel": _PARALLELISMS,
-        "module: activation checkpointing": _PARALLELISMS,
-        "module: c10d": _INFRA,
-        "module: DeviceMesh": _INFRA,
-        "module: rpc": _INFRA,
-        "module: nccl": _INFRA,
-        "module: elastic": _INFRA,
-        "module: symm_mem": _INFRA,
-        "module: mpi": _INFRA,
-        "module: threaded pg": _INFRA,
-        "module: distributed_tool": _INFRA,
-    },
-    precedence=(_CHECKPOINTING, _INFRA, _PARALLELISMS),
-)
+    @classmethod
+    def from_rubric(cls, rubric: Rubric) -> Routing:
+        """The rubric's routing table: each module's route, and the routes' precedence."""
+        return cls(
+            modules={module.label: rubric.sub_oncalls[module.route] for module in rubric.modules},
+            precedence=tuple(rubric.sub_oncalls[key] for key in rubric.routing.precedence),
+            not_evidence=frozenset(m.label for m in rubric.modules if not m.counts_as_distributed),
+        )
 
 
 class GoldRules(BaseModel):
@@ -126,11 +116,14 @@ class GoldRules(BaseModel):
     bot_authors: tuple[str, ...]
     confident_label: str
     reproduction_label: str
-    routing: Routing = DEFAULT_ROUTING
+    routing: Routing
 
     @classmethod
-    def from_pack(cls, pack: SkillPack, routing: Routing = DEFAULT_ROUTING) -> GoldRules:
+    def from_pack(cls, pack: SkillPack, routing: Routing | None = None) -> GoldRules:
+        """Vocabulary from the pack's policy and allowlist; routing from its rubric unless given."""
         policy = pack.policy
+        if routing is None:
+            routing = Routing.from_rubric(Rubric.load(pack.rubric_path))
         return cls(
             queue_label=policy.queue_label,
             sub_oncalls=policy.sub_oncalls,
@@ -150,7 +143,7 @@ class GoldRules(BaseModel):
         return (
             label == self.queue_label
             or label in self.sub_oncalls
-            or label in self.modules
+            or (label in self.modules and label not in self.routing.not_evidence)
             or label in _GENERIC_DISTRIBUTED
             or label in _RETIRED
             or label.startswith(_DISTRIBUTED_PREFIXES)
@@ -160,7 +153,8 @@ class GoldRules(BaseModel):
         if label.startswith("oncall: "):
             return not self.is_distributed_label(label)
         if label.startswith("module: "):
-            return not self.is_distributed_label(label) and label not in _CROSS_CUTTING
+            neutral = label in _CROSS_CUTTING or label in self.routing.not_evidence
+            return not self.is_distributed_label(label) and not neutral
         return False
 
 

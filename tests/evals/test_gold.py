@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from agent.skillpack import SkillPack
-from evals.gold import Gold, GoldRules, derive_gold
+from evals.gold import Gold, GoldRules, Routing, derive_gold
 from tests.evals.factories import issue
 
 RULES = GoldRules.from_pack(SkillPack.load())
@@ -82,6 +82,7 @@ def test_distributed_or_not_follows_whether_any_label_is_distributed(
         (("bug", "high priority"), True, "no label says who owns it"),
         (("module: crash",), True, "no label says who owns it"),
         ((Q, PAR, INFRA), True, "carries 2 sub-oncalls"),
+        (("module: activation checkpointing",), True, "no label says who owns it"),
     ],
 )
 def test_issues_without_usable_gold_are_excluded_with_the_reason(
@@ -133,3 +134,10 @@ def test_a_bot_marker_or_a_bot_comment_flags_the_case_as_bot_touched() -> None:
 def test_a_not_distributed_issue_has_no_routing_gold_even_with_a_module_from_elsewhere() -> None:
     g = gold("module: cuda", "oncall: pt2")
     assert (g.distributed, g.sub_oncall, g.modules, g.pt2) == (False, None, None, True)
+
+
+def test_routing_comes_from_the_rubric_and_gold_follows_whatever_routing_it_is_given() -> None:
+    assert RULES.routing.modules["module: DeviceMesh"] == INFRA
+    assert RULES.routing.precedence == (CKPT, INFRA, PAR)
+    other = RULES.model_copy(update={"routing": Routing(modules={"module: fsdp": CKPT}, precedence=(CKPT,))})
+    assert derive_gold(issue(7, Q, "module: fsdp"), other).sub_oncall == CKPT
