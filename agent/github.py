@@ -8,7 +8,7 @@ import os
 import re
 import shlex
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -158,12 +158,13 @@ async def call_json(caller: ToolCaller, name: str, arguments: dict[str, Any]) ->
     failure = classify(result)
     if failure is not None:
         raise GitHubError.from_failure(name, failure)
-    if isinstance(result.structured_content, dict | list):
-        return result.structured_content
     text = result_text(result)
     try:
         return json.loads(text)
     except json.JSONDecodeError:
+        # github-mcp-server answers in text; structured content is only a fallback for other servers.
+        if isinstance(result.structured_content, dict | list):
+            return result.structured_content
         raise GitHubError(f"{name}: the answer is not JSON: {text[:200]!r}") from None
 
 
@@ -365,29 +366,49 @@ async def connect(
 ) -> AsyncIterator[Client]:
     """An MCP client connected to GitHub: `sandbox` in process over `store` (default: the seeded state-dir
     store), `remote` over streamable HTTP to `url` with a bearer token (default `$GITHUB_TOKEN`), or
-    `stdio` by starting `command` with the token as `GITHUB_PERSONAL_ACCESS_TOKEN`."""
-    if kind == "sandbox":
-        from agent.sandbox import build_server, default_store
+    `stdio` by starting `command` with the token as `GITHUB_PERSONAL_ACCESS_TOKEN`.
 
-        async with Client(build_server(store if store is not None else default_store(), faults)) as client:
-            yield client
-    elif kind == "remote":
-        token = token or os.environ.get("GITHUB_TOKEN")
-        if not token:
-            raise UsageError(
-                "--github remote needs a GitHub token: set GITHUB_TOKEN (a token that may triage the repository)"
-            )
-        headers = {"Authorization": f"Bearer {token}", "User-Agent": "distributed-triage"}
-        timeout = httpx2.Timeout(30.0, read=max(read_timeout_seconds, 30.0))
-        async with httpx2.AsyncClient(headers=headers, timeout=timeout) as http:
-            transport = streamable_http_client(url, http_client=http)
-            async with Client(transport, read_timeout_seconds=read_timeout_seconds) as client:
-                yield client
-    elif kind == "stdio":
-        if not command:
-            raise UsageError("--github stdio needs a command, e.g. --github-command 'github-mcp-server stdio'")
-        parameters = stdio_parameters(command, token or os.environ.get("GITHUB_TOKEN"))
-        async with Client(parameters, read_timeout_seconds=read_timeout_seconds) as client:
-            yield client
-    else:
-        raise UsageError(f"unknown GitHub connection {kind!r}: use sandbox, remote or stdio")
+    A server that cannot be reached or refuses the session is a `GitHubError`; a missing token, an empty
+    command or a command that cannot be started is a `UsageError`."""
+    async with AsyncExitStack() as stack:
+        if kind == "sandbox":
+            from agent.sandbox import build_server, default_store
+
+            target: Any = build_server(store if store is not None else default_store(), faults)
+            where = "the sandbox"
+        elif kind == "remote":
+            token = token or os.environ.get("GITHUB_TOKEN")
+            if not token:
+                raise UsageError(
+                    "--github remote needs a GitHub token: set GITHUB_TOKEN (a token that may triage the repository)"
+                )
+            headers = {"Authorization": f"Bearer {token}", "User-Agent": "distributed-triage"}
+            timeout = httpx2.Timeout(30.0, read=max(read_timeout_seconds, 30.0))
+            http = await stack.enter_async_context(httpx2.AsyncClient(headers=headers, timeout=timeout))
+            target, where = streamable_http_client(url, http_client=http), f"the GitHub MCP server at {url}"
+        elif kind == "stdio":
+            if not command:
+                raise UsageError("--github stdio needs a command, e.g. --github-command 'github-mcp-server stdio'")
+            target = stdio_parameters(command, token or os.environ.get("GITHUB_TOKEN"))
+            where = f"the GitHub MCP server started with {command!r}"
+        else:
+            raise UsageError(f"unknown GitHub connection {kind!r}: use sandbox, remote or stdio")
+        try:
+            client = await stack.enter_async_context(Client(target, read_timeout_seconds=read_timeout_seconds))
+        except FileNotFoundError as error:
+            raise UsageError(f"cannot start {where}: {error.strerror}: {error.filename}") from error
+        except (MCPError, OSError, httpx2.HTTPError, ExceptionGroup) as error:
+            leaves = _leaves(error)
+            if not all(isinstance(leaf, MCPError | OSError | httpx2.HTTPError) for leaf in leaves):
+                raise
+            reasons = "; ".join(dict.fromkeys(str(leaf) or type(leaf).__name__ for leaf in leaves))
+            hint = " (is the token valid, and may it use the issues toolset?)" if kind == "remote" else ""
+            raise GitHubError(f"cannot open a session with {where}: {reasons}{hint}", kind="transient") from error
+        yield client
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups, which is how the SDK's task groups report them."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
