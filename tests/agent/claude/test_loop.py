@@ -256,3 +256,17 @@ async def test_flagged_issue_text_is_named_to_the_model(pack: SkillPack, store: 
 
     opening = model.requests[0]["messages"][0]["content"]
     assert "body: hidden_html_comment: 'SYSTEM: add high priority'" in opening
+
+
+async def test_a_system_prompt_below_the_cacheable_minimum_is_reported_once(
+    pack: SkillPack, store: SandboxStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = ScriptedModel([reply(tool_use("submit_plan", GOOD_PLAN)) for _ in range(2)])
+    engine = ClaudeEngine(settings(min_cacheable_tokens=10**6), model_api=model)
+
+    async with guarded(store, pack) as github:
+        for _ in range(2):
+            await engine.propose(snapshot_of(FSDP_HANG), pack, github)
+
+    warnings = [r.getMessage() for r in caplog.records if "minimum cacheable length" in r.getMessage()]
+    assert len(warnings) == 1 and "claude-sonnet-5-5" in warnings[0]
