@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.audit import AuditLog
+from agent.claude import choose_engine
 from agent.engine import Engine, EngineFailure, Proposal, Usage
 from agent.github import RetryingCaller
 from agent.models import IssueSnapshot, UsageError
+from agent.options import load_pack, open_github
 from agent.paths import state_dir
 from agent.skillpack import SkillPack
 from agent.sweep.budget import TYPICAL_ISSUE_USAGE
@@ -119,10 +121,6 @@ def _money(text: str) -> float:
 
 
 async def run(args: argparse.Namespace) -> int:
-    # Imported here: agent.cli imports this module to build its parser.
-    from agent.claude import choose_engine
-    from agent.cli import load_pack, open_github
-
     pack = load_pack(args)
     engine = choose_engine(args.engine, mode=args.mode, model=args.model)
     batch = _batch_planner(args, pack, engine) if args.batch else None
