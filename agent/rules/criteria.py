@@ -15,15 +15,20 @@ __all__ = ["TypeJudgement", "high_priority_reasons", "judge_type", "reproduction
 
 @dataclass(frozen=True, slots=True)
 class TypeJudgement:
-    """What kind of issue this is: a bug report, a request (typed), or a work item (neither)."""
+    """What kind of issue this is: a bug report, a request (typed), a work item, or unclear."""
 
-    kind: Literal["bug", "request", "task"]
+    kind: Literal["bug", "request", "task", "unclear"]
     labels: tuple[str, ...]
     reason: str
 
     @property
     def is_bug(self) -> bool:
         return self.kind == "bug"
+
+    @property
+    def may_be_urgent(self) -> bool:
+        """Requests and work items are never high priority; an unclear issue still can be."""
+        return self.kind in ("bug", "unclear")
 
 
 def _only(text: IssueText, *sources: Source) -> IssueText:
@@ -49,7 +54,7 @@ def judge_type(text: IssueText, signals: Signals, rubric: Rubric) -> TypeJudgeme
     elif found := signals.any_of(types.bug_cues, body):
         return TypeJudgement("bug", (), f"a bug report ('{found[0]}')")
     else:
-        return TypeJudgement("task", (), "neither a failure nor a request")
+        return TypeJudgement("unclear", (), "neither a failure nor a request")
     described = _only(text, "title", "body")
     if better := signals.any_of(types.enhancement, described):
         labels: tuple[str, ...] = (types.enhancement_label,)

@@ -75,7 +75,7 @@ def decide(snapshot: IssueSnapshot, rubric: Rubric, policy: Policy, *, signals: 
         notes.insert(0, _route_sentence(choice.route, choice.forced_by, evidence, sub_oncall))
 
     kind = judge_type(text, signals, rubric)
-    urgent = high_priority_reasons(text, signals, rubric) if kind.is_bug else []
+    urgent = high_priority_reasons(text, signals, rubric) if kind.may_be_urgent else []
     if sub_oncall not in policy.continue_after_routing:
         if rubric.routing.modules_when_stopping:
             modules = choose_modules(evidence)

@@ -183,7 +183,12 @@ def _code_lines(segments: Iterable[Segment]) -> int:
     for segment in segments:
         if segment.kind != "code":
             continue
-        count += sum(1 for line in segment.text.split("\n") if _SOURCE.match(line) and not _LOG.match(line))
+        after_frame = False
+        for line in segment.text.split("\n"):
+            # A traceback echoes the source line under each frame; that is not code anyone wrote down.
+            if _SOURCE.match(line) and not _LOG.match(line) and not after_frame:
+                count += 1
+            after_frame = bool(_PY_FRAME.search(line))
     return count
 
 
