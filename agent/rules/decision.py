@@ -6,7 +6,7 @@ add only; the guard adds the marker and enforces the rest.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from agent.comments import is_bot_author
@@ -15,15 +15,39 @@ from agent.policy import Policy
 from agent.rules.criteria import high_priority_reasons, judge_type, reproduction_reason
 from agent.rules.rubric import Rubric
 from agent.rules.scoring import Evidence, choose_modules, choose_route, collect, holds
-from agent.rules.signals import Signals
+from agent.rules.signals import Signals, route_owner
 from agent.rules.text import IssueText, read_issue
 
 __all__ = ["decide"]
 
 
-def decide(snapshot: IssueSnapshot, rubric: Rubric, policy: Policy, *, signals: Signals | None = None) -> Plan:
-    """Plan the triage of one issue. Deterministic: the same inputs give the same plan."""
-    signals = signals or Signals(rubric)
+def decide(
+    snapshot: IssueSnapshot,
+    rubric: Rubric,
+    policy: Policy,
+    *,
+    signals: Signals | None = None,
+    posted: Mapping[str, str] | None = None,
+) -> Plan:
+    """Plan the triage of one issue. Deterministic: the same inputs give the same plan.
+
+    `posted` maps template keys already on the issue to why they count as posted; those templates are
+    left out of the plan (the labels still go on), as the skill's comment rule says.
+    """
+    plan = _decide(snapshot, rubric, policy, signals or Signals(rubric))
+    skipped = [key for key in plan.templates if posted and key in posted]
+    if not skipped:
+        return plan
+    why = "; ".join(posted[key] for key in skipped if posted)
+    return plan.model_copy(
+        update={
+            "templates": [key for key in plan.templates if key not in skipped],
+            "reasoning": f"{plan.reasoning} Template(s) {', '.join(skipped)} left out: {why}.",
+        }
+    )
+
+
+def _decide(snapshot: IssueSnapshot, rubric: Rubric, policy: Policy, signals: Signals) -> Plan:
     existing = set(snapshot.labels)
     modules_present = [x for x in snapshot.labels if x in rubric.module_labels and policy.is_primary_module(x)]
     subs_present = [x for x in snapshot.labels if x in policy.sub_oncalls]
@@ -144,7 +168,7 @@ def _route_sentence(route: str, forced_by: Sequence[str], evidence: Evidence, la
     rubric = evidence.rubric
     if forced_by:
         return f"Step 2: routed to {label} by edge case {', '.join(forced_by)}"
-    owners = [m.label for m in rubric.modules if m.route == route] + [f"route: {route}"]
+    owners = [m.label for m in rubric.modules if m.route == route] + [route_owner(route)]
     best = max(owners, key=lambda o: (evidence.of(o), o))
     if evidence.of(best) <= 0 or (route == rubric.routing.default and evidence.of(best) < rubric.routing.min_score):
         return f"Step 2: routed to {label}, the default when nothing points elsewhere"

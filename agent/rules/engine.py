@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.comments import posted_by_bot
 from agent.engine import Proposal, Usage
 from agent.models import IssueSnapshot
 from agent.rules.decision import decide
@@ -38,5 +39,10 @@ class RulesEngine:
 
     async def propose(self, snapshot: IssueSnapshot, pack: SkillPack, github: GuardedSession) -> Proposal:
         signals = self.signals_for(pack)
-        plan = decide(snapshot, signals.rubric, pack.policy, signals=signals)
+        posted = {
+            key: why
+            for key, template in pack.templates.items()
+            if (why := posted_by_bot(key, template, snapshot.comments, pack.policy)) is not None
+        }
+        plan = decide(snapshot, signals.rubric, pack.policy, signals=signals, posted=posted)
         return Proposal(plan=plan, engine=self.name, usage=Usage())

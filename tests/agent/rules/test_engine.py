@@ -62,3 +62,28 @@ async def test_a_rubric_that_disagrees_with_the_pack_is_refused_before_any_plan(
     engine = RulesEngine(stray)
     with pytest.raises(RubricError, match="differ from the policy"):
         await engine.propose(make_issue("x"), pack, _github())
+
+
+@pytest.mark.anyio
+async def test_a_template_the_bot_already_posted_is_not_requested_again_but_labels_still_are(
+    pack: SkillPack,
+) -> None:
+    body = "With FSDP the loss diverges after switching to bf16. No idea why."
+    fresh = make_issue("FSDP loss diverges with bf16", body)
+    earlier = pack.templates["needs_distributed_reproduction"].comment
+    seen = make_issue("FSDP loss diverges with bf16", body, comments=[("github-actions[bot]", earlier)])
+    first = (await RulesEngine().propose(fresh, pack, _github())).plan
+    again = (await RulesEngine().propose(seen, pack, _github())).plan
+    assert first.templates == ["needs_distributed_reproduction"]
+    assert again.templates == []
+    assert again.labels == first.labels
+    assert "left out" in again.reasoning
+
+
+@pytest.mark.anyio
+async def test_a_human_quoting_the_template_does_not_silence_it(pack: SkillPack) -> None:
+    body = "With FSDP the loss diverges after switching to bf16. No idea why."
+    quoted = pack.templates["needs_distributed_reproduction"].comment
+    issue = make_issue("FSDP loss diverges with bf16", body, comments=[("someone", quoted)])
+    plan = (await RulesEngine().propose(issue, pack, _github())).plan
+    assert plan.templates == ["needs_distributed_reproduction"]
