@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from typing import get_args
 
 from hypothesis import given, settings
@@ -11,6 +13,12 @@ from agent.comments import SEPARATOR, hidden_marker
 from agent.guard import effects
 from agent.models import Comment, Confidence, Decision, Effects, IssueRef, IssueSnapshot, Plan
 from agent.skillpack import SkillPack
+
+# On a failure hypothesis imports its patch writer, whose libcst dependency warns on import; with
+# warnings as errors that turns a readable counterexample into an INTERNALERROR. Import it quietly now.
+with warnings.catch_warnings(), contextlib.suppress(ImportError):
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import hypothesis.extra._patching  # noqa: F401  (imported only to be cached without the warning)
 
 PACK = SkillPack.load()
 POLICY = PACK.policy
