@@ -6,16 +6,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, cast
+from typing import cast
 
 import anyio
 
-from agent.claude import MissingApiKey, choose_engine
-from agent.cli import add_connection_arguments, open_github
+from agent.claude import EngineName, MissingApiKey, SettingsError, choose_engine
 from agent.github import GitHubError
 from agent.models import UsageError
+from agent.options import add_connection_arguments, load_pack, open_github
 from agent.policy import PolicyError
-from agent.skillpack import SkillPack, SkillPackError
+from agent.rules.rubric import RubricError
+from agent.skillpack import SkillPackError
 from evals.collect import collect
 from evals.compare import compare_runs, format_comparison
 from evals.dataset import DatasetError, write_dataset
@@ -26,7 +27,8 @@ from evals.scenarios import FAMILIES, Family
 
 __all__ = ["main"]
 
-EngineName = Literal["rules", "claude", "auto"]
+# Errors the user fixes by changing the command or a file: exit status 2 with the message.
+_USAGE = (UsageError, DatasetError, RunError, SkillPackError, PolicyError, RubricError, SettingsError, MissingApiKey)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,9 +85,7 @@ def _positive(text: str) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    pack = SkillPack.load(args.skill)
-    if args.marker:
-        pack = pack.model_copy(update={"policy": pack.policy.with_marker(args.marker)})
+    pack = load_pack(args)
     engine = choose_engine(cast(EngineName, args.engine), model=args.model)
     families = tuple(dict.fromkeys(cast(list[Family], args.family))) if args.family else FAMILIES
     options = RunOptions(
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = anyio.run(args.handler, args)
         return status
-    except (UsageError, DatasetError, RunError, SkillPackError, PolicyError, MissingApiKey) as error:
+    except _USAGE as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except GitHubError as error:

@@ -12,7 +12,7 @@ from agent.templating import render
 from evals.charts import Chart, bar_chart, matrix_chart
 from evals.metrics import PRF, Ratio
 from evals.runs import CaseRecord, Run
-from evals.scoring import Summary
+from evals.scoring import CaseScore, Summary
 
 __all__ = ["Figure", "figures", "format_summary", "render_html", "render_markdown", "write_reports"]
 
@@ -65,8 +65,8 @@ def figures(run: Run) -> tuple[Figure, ...]:
         row("applied-label precision", "added labels the gold can judge", lambda s: _ratio(s.applied_precision)),
         row("abstention (triage review)", "routing + module_only cases", lambda s: _ratio(s.abstention)),
         row("not distributed", "all cases; positive = flagged not distributed", lambda s: _pr(s.not_distributed)),
-        row("type", "routing + module_only cases with a type label", lambda s: _ratio(s.issue_type)),
-        row("needs reproduction", "cases where the label or `triaged` says", lambda s: _pr(s.needs_reproduction)),
+        row("type", "routing + module_only, type gold, not infra/ckpt", lambda s: _ratio(s.issue_type)),
+        row("needs reproduction", "label or `triaged` says; not infra/ckpt", lambda s: _pr(s.needs_reproduction)),
         row("high priority", "cases where the label or `triaged` says", lambda s: _pr(s.high_priority)),
         row(
             "guard notes",
@@ -91,22 +91,32 @@ class _Errors(BaseModel):
 
 
 def _errors(run: Run) -> list[_Errors]:
+    """Every case with a wrong scored field, each wrong field as `field: expected -> predicted`."""
     found = []
     for record in run.records:
         v = record.verdicts
-        wrong = [
-            name
-            for name, verdict in (("decision", v.decision), ("sub-oncall", v.sub_oncall), ("type", v.type))
-            if verdict == "wrong"
-        ]
-        if v.modules_scored and (v.modules_missing or v.modules_extra):
-            wrong.append("modules")
-        wrong += [f"applied {a.label}" for a in v.applied if a.verdict == "wrong"]
-        if v.failed:
-            wrong.insert(0, "failed")
+        wrong = ["failed"] if v.failed else []
+        if v.decision == "wrong":
+            wrong.append(f"decision: {v.decision_expected} -> {v.decision_predicted}")
+        if v.sub_oncall == "wrong":
+            wrong.append(f"sub-oncall: {v.sub_oncall_expected} -> {v.sub_oncall_predicted or 'none'}")
+        if v.type == "wrong":
+            wrong.append(f"type: {v.type_expected} -> {v.type_predicted}")
+        if v.modules_scored and v.modules_missing:
+            wrong.append(f"modules missing: {', '.join(v.modules_missing)}")
+        if v.modules_scored and v.modules_extra:
+            wrong.append(f"modules extra: {', '.join(v.modules_extra)}")
+        wrong += [f"wrong label: {a.label}" for a in v.applied if a.verdict == "wrong" and not _shown(a.label, v)]
         if wrong:
             found.append(_Errors(record=record, wrong=tuple(wrong)))
     return found
+
+
+def _shown(label: str, v: CaseScore) -> bool:
+    """Whether a wrong applied label is already told by the sub-oncall or module lines."""
+    return (v.sub_oncall == "wrong" and label == v.sub_oncall_predicted) or (
+        v.modules_scored and label in v.modules_extra
+    )
 
 
 def _charts(summary: Summary) -> list[Chart]:

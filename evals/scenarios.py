@@ -19,10 +19,11 @@ Families:
   distributed, another team's `oncall:` or `module:` label present), placed in the queue. Step 1 must
   flag them.
 
-Expected decision (the step that should decide), scored only where it is defined: `not_distributed`
-and `already_classified` for their families; otherwise `high_priority` or `needs_reproduction` when
-the gold says so, `route` for infra or checkpointing, `classify` for parallelisms (routing family only
-when gold modules exist; the module-only family also accepts `route`, as the modules were given).
+Expected decision (the step that should decide, in the skill's order), scored only where it is
+defined: `not_distributed` and `already_classified` for their families; otherwise `high_priority` when
+the gold says so; `route` for infra or checkpointing (the skill stops there); `needs_reproduction`
+when the gold says so; `classify` for parallelisms (routing family only when gold modules exist; the
+module-only family also accepts `route`, as the modules were given).
 """
 
 from __future__ import annotations
@@ -117,15 +118,19 @@ def _cases_of(issue: DatasetIssue, gold: Gold, rules: GoldRules) -> list[Case]:
 
 
 def _owed(gold: Gold, rules: GoldRules, *, module_given: bool) -> tuple[Decision, ...]:
-    """The decision an issue still owing routing should get, or () when the labels do not say."""
+    """The decision an issue still owing routing should get, or () when the labels do not say.
+
+    Follows the skill's order: high priority can end any route; infra and checkpointing stop after
+    routing; only parallelisms (or an unknown route) goes on to modules and the reproduction check.
+    """
     if gold.high_priority:
         return ("high_priority",)
+    if gold.sub_oncall is not None and gold.sub_oncall not in rules.classify_after:
+        return ("route",)
     if gold.needs_reproduction:
         return ("needs_reproduction",)
     if gold.sub_oncall is None:
         return ()
-    if gold.sub_oncall not in rules.classify_after:
-        return ("route",)
     if module_given:
         return ("classify", "route")
     return ("classify",) if gold.modules else ()

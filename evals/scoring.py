@@ -13,8 +13,10 @@ What each score is computed on (a field is scored only where its gold is defined
   priority); markers and `triaged` are bookkeeping, other labels count as unjudged.
 - abstention: share of `routing` and `module_only` cases whose effects add `triage review`.
 - not distributed: the decision `not_distributed` against the gold `distributed = false`, all cases.
-- type, needs reproduction, high priority: cases where that gold is defined, in `routing` and
-  `module_only` (Step 0 and Step 1 rightly stop before them).
+- high priority: `routing` and `module_only` cases where that gold is defined (Step 0 and Step 1
+  rightly stop before it).
+- type, needs reproduction: the same, except cases whose gold sub-oncall is infra or checkpointing:
+  the skill stops after routing there, before Steps 4 and 6.
 """
 
 from __future__ import annotations
@@ -123,6 +125,8 @@ def judge(case: Case, result: TriageResult, policy: Policy, *, attempt: int = 1)
     decision = FAILED if failed or result.plan is None else result.plan.decision
     expected = case.expected_decisions[0] if case.expected_decisions else None
     owed = case.family in _OWED
+    # Routing to infra or checkpointing ends the triage before the type and reproduction steps.
+    reaches_steps = owed and (gold.sub_oncall is None or gold.sub_oncall in policy.continue_after_routing)
     sub_predicted = next((s for s in policy.sub_oncalls if s in final), None)
     modules_scored = (
         case.family == "routing" and gold.modules is not None and gold.sub_oncall in policy.continue_after_routing
@@ -144,10 +148,10 @@ def judge(case: Case, result: TriageResult, policy: Policy, *, attempt: int = 1)
         modules_scored=modules_scored,
         modules_expected=gold.modules or (),
         modules_predicted=tuple(label for label in added if policy.is_primary_module(label)),
-        type_expected=gold.issue_type if owed else None,
+        type_expected=gold.issue_type if reaches_steps else None,
         type_predicted=type_predicted,
-        type=_verdict(owed and gold.issue_type is not None, type_predicted == gold.issue_type),
-        repro_expected=gold.needs_reproduction if owed else None,
+        type=_verdict(reaches_steps and gold.issue_type is not None, type_predicted == gold.issue_type),
+        repro_expected=gold.needs_reproduction if reaches_steps else None,
         repro_predicted=policy.reproduction_label in added,
         hp_expected=gold.high_priority if owed else None,
         hp_predicted=decision == "high_priority",

@@ -38,6 +38,9 @@ def test_expected_decision_is_the_step_that_decides() -> None:
     assert cases_of(Q, PAR)["routing"].expected_decisions == ()
     assert cases_of(Q, "module: fsdp", "high priority")["routing"].expected_decisions == ("high_priority",)
     assert cases_of(Q, "needs reproduction")["routing"].expected_decisions == ("needs_reproduction",)
+    # Infra and checkpointing stop after routing (Step 2) unless high priority (Step 5) applies.
+    assert cases_of(Q, "module: c10d", "needs reproduction")["routing"].expected_decisions == ("route",)
+    assert cases_of(Q, "module: c10d", "high priority")["routing"].expected_decisions == ("high_priority",)
     assert cases_of(Q)["routing"].expected_decisions == ()
 
 

@@ -164,3 +164,12 @@ def test_repeated_attempts_measure_whether_the_decision_is_stable() -> None:
     again = judge(case("routing", Q, number=4), result("classify", PAR), POLICY, attempt=2)
     consistency = summarize([first, second, other, again], POLICY.sub_oncalls).consistency
     assert (consistency.hits, consistency.total) == (1, 2)
+
+
+def test_type_and_reproduction_are_not_owed_after_routing_to_infra_or_checkpointing() -> None:
+    stopped = scored("routing", (Q, "module: c10d", "feature", "triaged"), "route", INFRA, "triaged")
+    assert (stopped.type, stopped.type_expected, stopped.repro_expected) == ("unscored", None, None)
+    going_on = scored("routing", (Q, "module: fsdp", "feature", "triaged"), "classify", PAR, "module: fsdp")
+    assert (going_on.type, going_on.type_expected, going_on.repro_expected) == ("wrong", "feature", False)
+    unknown_route = scored("routing", (Q, "feature"), "classify", PAR, "feature")
+    assert unknown_route.type == "correct"
