@@ -54,7 +54,8 @@ class Term(_Strict):
     """One thing to look for. A bare string in YAML is a term of weight 1.
 
     Phrases: case-insensitive, whole words; a space also matches `_`, `-` or nothing; a trailing `*`
-    matches any word ending; a leading `^` anchors at the start of the text (after `[tags]`).
+    matches any word ending; `#` matches a number; a leading `^` anchors at the start of the text
+    (after `[tags]`).
     APIs: case-sensitive identifiers. Imports: dotted module prefixes. Frames: path fragments.
     """
 

@@ -46,9 +46,10 @@ class Hit:
 def _phrase(text: str) -> re.Pattern[str]:
     anchored = text.startswith("^")
     body = text[1:] if anchored else text
-    core = "".join(r"[\s_\-]*" if ch == " " else r"\w*" if ch == "*" else re.escape(ch) for ch in body)
+    special = {" ": r"[\s_\-]*", "*": r"\w*", "#": r"\d+"}
+    core = "".join(special.get(ch, re.escape(ch)) for ch in body)
     # Underscores separate words in phrases: "allgather_coalesced" mentions allgather.
-    head = r"^\s*(?:\[[^\]\n]*\]\s*)*" if anchored else (r"(?<![^\W_])" if re.match(r"\w", body) else "")
+    head = r"^\s*(?:\[[^\]\n]*\]\s*)*" if anchored else (r"(?<![^\W_])" if re.match(r"[\w#]", body) else "")
     tail = r"(?![^\W_])" if re.search(r"[\w*]$", body) else ""
     return re.compile(head + core + tail, re.IGNORECASE | re.MULTILINE)
 

@@ -442,3 +442,13 @@ def test_any_text_gives_a_well_formed_plan_that_keeps_the_rules(
     assert not ({"triaged"} & set(plan.labels) and {REVIEW, REPRO} & set(plan.labels))
     assert set(plan.templates) <= set(pack.templates)
     assert pack.policy.marker not in plan.labels
+
+
+def test_infra_routes_name_no_module_unless_the_rubric_asks_for_it(pack: SkillPack, rubric: Rubric) -> None:
+    issue = make_issue("TCPStore drops keys under load", "TCPStore.set from 64 ranks loses keys; c10d store bug.")
+    skill_faithful = decide(issue, rubric, pack.policy)
+    asked = rubric.model_copy(update={"routing": rubric.routing.model_copy(update={"modules_when_stopping": True})})
+    with_modules = decide(issue, asked, pack.policy)
+    assert skill_faithful.labels == [INFRA, "triaged"]
+    assert with_modules.labels == [INFRA, "module: c10d", "triaged"]
+    assert with_modules.decision == "route"

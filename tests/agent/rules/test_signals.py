@@ -35,6 +35,10 @@ def test_a_leading_caret_anchors_after_title_tags(signals: Signals, rubric: Rubr
     assert list(signals.find(Term(text="^support"), text)) == []
 
 
+def test_a_hash_matches_a_number(signals: Signals, rubric: Rubric) -> None:
+    assert _found(signals, rubric, "# nodes", "on 16 nodes, not on nodes") == [False]
+
+
 def test_api_names_are_case_sensitive(signals: Signals, rubric: Rubric) -> None:
     assert _found(signals, rubric, "DTensor", "a dtensor and a DTensor", kind="api") == [False]
 
