@@ -196,9 +196,16 @@ def format_comparison(comparison: Comparison) -> str:
             lines.append(f"  {diff.key:<32} {parts}")
     if comparison.only_a or comparison.only_b:
         lines += ["", f"Only in A: {len(comparison.only_a)}   Only in B: {len(comparison.only_b)}"]
-        lines.extend(f"  A only: {key}" for key in comparison.only_a)
-        lines.extend(f"  B only: {key}" for key in comparison.only_b)
+        lines += _some("A only", comparison.only_a) + _some("B only", comparison.only_b)
+        lines.insert(1, "note: the runs cover different cases, so their figures are not directly comparable")
     return "\n".join(lines) + "\n"
+
+
+def _some(title: str, keys: tuple[str, ...], shown: int = 20) -> list[str]:
+    lines = [f"  {title}: {key}" for key in keys[:shown]]
+    if len(keys) > shown:
+        lines.append(f"  {title}: ... and {len(keys) - shown} more")
+    return lines
 
 
 def _num(value: float | None, *, signed: bool = False) -> str:

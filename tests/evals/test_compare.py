@@ -28,6 +28,8 @@ def test_cases_in_only_one_run_are_listed(run_a: Run, run_b: Run) -> None:
     shorter = run_b.model_copy(update={"records": run_b.records[1:]})
     comparison = compare_runs(run_a, shorter)
     assert comparison.only_a == (run_a.records[0].key,)
+    text = format_comparison(comparison)
+    assert "not directly comparable" in text and f"A only: {run_a.records[0].key}" in text
 
 
 def test_the_text_comparison_shows_figures_and_each_changed_case(run_a: Run, run_b: Run) -> None:
@@ -35,3 +37,4 @@ def test_the_text_comparison_shows_figures_and_each_changed_case(run_a: Run, run
     assert "sub-oncall accuracy" in text
     assert "Regressions: 1" in text and "Improvements: 2" in text
     assert "routing/103" in text and "decision route -> low_confidence" in text
+    assert "not directly comparable" not in text
