@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,59 +19,19 @@ from agent.sandbox.records import (
     format_time,
     parse_time,
 )
+from agent.sandbox.tables import (
+    create_schema,
+    hydrate,
+    issue_row,
+    label_id,
+    put_seed,
+    replace_assignees,
+    replace_labels,
+)
 
 __all__ = ["IssueNotFound", "OrderBy", "SandboxStore"]
 
 OrderBy = Literal["created_at", "updated_at", "comments"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS issues (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    repo TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    title TEXT NOT NULL,
-    body TEXT NOT NULL,
-    state TEXT NOT NULL,
-    state_reason TEXT,
-    author TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    closed_at TEXT,
-    UNIQUE (repo, number)
-);
-CREATE TABLE IF NOT EXISTS issue_labels (
-    issue_id INTEGER NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    name TEXT NOT NULL COLLATE NOCASE,
-    PRIMARY KEY (issue_id, name)
-);
-CREATE TABLE IF NOT EXISTS issue_assignees (
-    issue_id INTEGER NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    login TEXT NOT NULL COLLATE NOCASE,
-    PRIMARY KEY (issue_id, login)
-);
-CREATE TABLE IF NOT EXISTS comments (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    issue_id INTEGER NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
-    author TEXT NOT NULL,
-    body TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS comments_issue ON comments (issue_id, id);
-CREATE TABLE IF NOT EXISTS repo_labels (
-    repo TEXT NOT NULL,
-    name TEXT NOT NULL COLLATE NOCASE,
-    color TEXT NOT NULL,
-    description TEXT NOT NULL,
-    PRIMARY KEY (repo, name)
-);
-"""
-
-# Ids in the ranges GitHub uses, so an issue id, a comment id and an issue number are never confused.
-_ID_BASES = {"issues": 3_100_000_000, "comments": 3_500_000_000}
 
 
 class IssueNotFound(LookupError):
@@ -107,13 +66,7 @@ class SandboxStore:
             # In WAL mode NORMAL still never corrupts the file; a power cut may drop the last commits.
             self._db.execute("PRAGMA synchronous = NORMAL")
         with self._write() as db:
-            # executescript would commit on its own; the schema goes in with the rest of this transaction.
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            for table, base in _ID_BASES.items():
-                if db.execute("SELECT 1 FROM sqlite_sequence WHERE name = ?", (table,)).fetchone() is None:
-                    db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, base))
+            create_schema(db)
 
     def close(self) -> None:
         with self._lock:
@@ -146,33 +99,19 @@ class SandboxStore:
             finally:
                 self._db.execute("COMMIT")
 
-    # -- metadata ---------------------------------------------------------------------------------
-
-    def meta(self, key: str) -> str | None:
-        with self._read() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row["value"])
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
-                (key, value, value),
-            )
-
     # -- loading ----------------------------------------------------------------------------------
 
     def put(self, seed: IssueSeed) -> StoredIssue:
         """Add the issue, or replace it wholesale (labels and comments too) if its number is taken."""
         with self._write() as db:
-            issue_id = self._put(db, seed)
-            return self._hydrate(db, [self._row(db, issue_id)])[0]
+            issue_id = put_seed(db, seed)
+            return hydrate(db, [issue_row(db, issue_id)])[0]
 
     def put_many(self, seeds: Iterable[IssueSeed]) -> int:
         count = 0
         with self._write() as db:
             for seed in seeds:
-                self._put(db, seed)
+                put_seed(db, seed)
                 count += 1
         return count
 
@@ -186,39 +125,12 @@ class SandboxStore:
         ]
         return self.put_many(seeds)
 
-    def _put(self, db: sqlite3.Connection, seed: IssueSeed) -> int:
-        closed_at = format_time(seed.last_activity()) if seed.state == "closed" else None
-        values = (seed.title, seed.body, seed.state, seed.state_reason, seed.author, format_time(seed.created_at))
-        row = db.execute("SELECT id FROM issues WHERE repo = ? AND number = ?", (seed.repo, seed.number)).fetchone()
-        if row is None:
-            issue_id = db.execute(
-                "INSERT INTO issues (repo, number, title, body, state, state_reason, author, created_at, updated_at,"
-                " closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (seed.repo, seed.number, *values, format_time(seed.last_activity()), closed_at),
-            ).lastrowid
-            assert issue_id is not None  # an INSERT always reports its rowid
-        else:
-            issue_id = int(row["id"])
-            db.execute(
-                "UPDATE issues SET title = ?, body = ?, state = ?, state_reason = ?, author = ?, created_at = ?,"
-                " updated_at = ?, closed_at = ? WHERE id = ?",
-                (*values, format_time(seed.last_activity()), closed_at, issue_id),
-            )
-            db.execute("DELETE FROM comments WHERE issue_id = ?", (issue_id,))
-        self._replace_labels(db, issue_id, seed.repo, seed.labels)
-        self._replace_assignees(db, issue_id, seed.assignees)
-        db.executemany(
-            "INSERT INTO comments (issue_id, author, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            [(issue_id, c.author, c.body, format_time(c.created_at), format_time(c.created_at)) for c in seed.comments],
-        )
-        return issue_id
-
     # -- reading ----------------------------------------------------------------------------------
 
     def get(self, repo: str, number: int) -> StoredIssue | None:
         with self._read() as db:
             row = db.execute("SELECT * FROM issues WHERE repo = ? AND number = ?", (repo, number)).fetchone()
-            return None if row is None else self._hydrate(db, [row])[0]
+            return None if row is None else hydrate(db, [row])[0]
 
     def require(self, repo: str, number: int) -> StoredIssue:
         issue = self.get(repo, number)
@@ -241,7 +153,7 @@ class SandboxStore:
                 rows = db.execute("SELECT * FROM issues ORDER BY repo, number").fetchall()
             else:
                 rows = db.execute("SELECT * FROM issues WHERE repo = ? ORDER BY number", (repo,)).fetchall()
-            return self._hydrate(db, rows)
+            return hydrate(db, rows)
 
     def list_issues(
         self,
@@ -282,7 +194,7 @@ class SandboxStore:
                 f"SELECT * FROM issues WHERE {clause} ORDER BY {key} {direction}, number {direction} LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             ).fetchall()
-            return self._hydrate(db, rows), total
+            return hydrate(db, rows), total
 
     def labels_of(self, repo: str, number: int) -> list[LabelInfo]:
         """The issue's labels with their repository definitions."""
@@ -296,7 +208,7 @@ class SandboxStore:
         for name in issue.labels:
             row = rows.get(name.casefold())
             color, description = (str(row["color"]), str(row["description"])) if row else ("ededed", "")
-            result.append(LabelInfo(id=_label_id(repo, name), name=name, color=color, description=description))
+            result.append(LabelInfo(id=label_id(repo, name), name=name, color=color, description=description))
         return result
 
     # -- writing ----------------------------------------------------------------------------------
@@ -322,9 +234,9 @@ class SandboxStore:
                 (repo, number, title, body, author, now, now),
             ).lastrowid
             assert issue_id is not None  # an INSERT always reports its rowid
-            self._replace_labels(db, issue_id, repo, labels)
-            self._replace_assignees(db, issue_id, assignees)
-            return self._hydrate(db, [self._row(db, issue_id)])[0]
+            replace_labels(db, issue_id, repo, labels)
+            replace_assignees(db, issue_id, assignees)
+            return hydrate(db, [issue_row(db, issue_id)])[0]
 
     def update(
         self,
@@ -373,7 +285,7 @@ class SandboxStore:
             row = db.execute("SELECT * FROM issues WHERE repo = ? AND number = ?", (repo, number)).fetchone()
             if row is None:
                 raise IssueNotFound(repo, number)
-            before = self._hydrate(db, [row])[0]
+            before = hydrate(db, [row])[0]
             fields: dict[str, str | None] = {}
             if title is not None and title != before.title:
                 fields["title"] = title
@@ -385,14 +297,14 @@ class SandboxStore:
                 fields["closed_at"] = format_time(parse_time(self._clock())) if state == "closed" else None
             changed = bool(fields)
             if relabel is not None:
-                changed |= self._replace_labels(db, before.id, repo, relabel(before.labels))
+                changed |= replace_labels(db, before.id, repo, relabel(before.labels))
             if assignees is not None:
-                changed |= self._replace_assignees(db, before.id, assignees)
+                changed |= replace_assignees(db, before.id, assignees)
             if changed:
                 fields["updated_at"] = self._next_time(before.updated_at)
                 assignments = ", ".join(f"{name} = ?" for name in fields)
                 db.execute(f"UPDATE issues SET {assignments} WHERE id = ?", [*fields.values(), before.id])
-            return self._hydrate(db, [self._row(db, before.id)])[0]
+            return hydrate(db, [issue_row(db, before.id)])[0]
 
     def add_comment(self, repo: str, number: int, *, author: str, body: str) -> StoredComment:
         with self._write() as db:
@@ -418,103 +330,3 @@ class SandboxStore:
         # GitHub keeps seconds; two writes within one second must still move `updated_at`.
         now = parse_time(self._clock())
         return format_time(now if now > previous else previous + timedelta(seconds=1))
-
-    def _replace_labels(self, db: sqlite3.Connection, issue_id: int, repo: str, labels: Sequence[str]) -> bool:
-        known = {
-            str(r["name"]).casefold(): str(r["name"])
-            for r in db.execute("SELECT name FROM repo_labels WHERE repo = ?", (repo,)).fetchall()
-        }
-        wanted: dict[str, str] = {}
-        for label in labels:
-            # A name that differs only in case is the same repository label, spelt as the repository spells it.
-            wanted.setdefault(label.casefold(), known.get(label.casefold(), label))
-        for folded, name in wanted.items():
-            if folded not in known:
-                db.execute(
-                    "INSERT INTO repo_labels (repo, name, color, description) VALUES (?, ?, 'ededed', '')", (repo, name)
-                )
-        current = [
-            str(r["name"])
-            for r in db.execute("SELECT name FROM issue_labels WHERE issue_id = ? ORDER BY position", (issue_id,))
-        ]
-        if current == list(wanted.values()):
-            return False
-        db.execute("DELETE FROM issue_labels WHERE issue_id = ?", (issue_id,))
-        db.executemany(
-            "INSERT INTO issue_labels (issue_id, position, name) VALUES (?, ?, ?)",
-            [(issue_id, position, name) for position, name in enumerate(wanted.values())],
-        )
-        return {n.casefold() for n in current} != set(wanted)
-
-    def _replace_assignees(self, db: sqlite3.Connection, issue_id: int, logins: Sequence[str]) -> bool:
-        wanted = list({login.casefold(): login for login in logins}.values())
-        current = [
-            str(r["login"])
-            for r in db.execute("SELECT login FROM issue_assignees WHERE issue_id = ? ORDER BY position", (issue_id,))
-        ]
-        if current == wanted:
-            return False
-        db.execute("DELETE FROM issue_assignees WHERE issue_id = ?", (issue_id,))
-        db.executemany(
-            "INSERT INTO issue_assignees (issue_id, position, login) VALUES (?, ?, ?)",
-            [(issue_id, position, login) for position, login in enumerate(wanted)],
-        )
-        return True
-
-    @staticmethod
-    def _row(db: sqlite3.Connection, issue_id: int) -> sqlite3.Row:
-        row: sqlite3.Row = db.execute("SELECT * FROM issues WHERE id = ?", (issue_id,)).fetchone()
-        return row
-
-    @staticmethod
-    def _hydrate(db: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[StoredIssue]:
-        if not rows:
-            return []
-        ids = [int(row["id"]) for row in rows]
-        marks = ", ".join("?" * len(ids))
-        labels: dict[int, list[str]] = {i: [] for i in ids}
-        for r in db.execute(
-            f"SELECT issue_id, name FROM issue_labels WHERE issue_id IN ({marks}) ORDER BY position", ids
-        ):
-            labels[int(r["issue_id"])].append(str(r["name"]))
-        assignees: dict[int, list[str]] = {i: [] for i in ids}
-        for r in db.execute(
-            f"SELECT issue_id, login FROM issue_assignees WHERE issue_id IN ({marks}) ORDER BY position", ids
-        ):
-            assignees[int(r["issue_id"])].append(str(r["login"]))
-        comments: dict[int, list[StoredComment]] = {i: [] for i in ids}
-        for r in db.execute(f"SELECT * FROM comments WHERE issue_id IN ({marks}) ORDER BY created_at, id", ids):
-            comments[int(r["issue_id"])].append(
-                StoredComment(
-                    id=int(r["id"]),
-                    author=str(r["author"]),
-                    body=str(r["body"]),
-                    created_at=parse_time(str(r["created_at"])),
-                    updated_at=parse_time(str(r["updated_at"])),
-                )
-            )
-        return [
-            StoredIssue(
-                id=int(row["id"]),
-                repo=str(row["repo"]),
-                number=int(row["number"]),
-                title=str(row["title"]),
-                body=str(row["body"]),
-                state=row["state"],
-                state_reason=row["state_reason"],
-                author=str(row["author"]),
-                created_at=parse_time(str(row["created_at"])),
-                updated_at=parse_time(str(row["updated_at"])),
-                closed_at=None if row["closed_at"] is None else parse_time(str(row["closed_at"])),
-                labels=tuple(labels[int(row["id"])]),
-                assignees=tuple(assignees[int(row["id"])]),
-                comments=tuple(comments[int(row["id"])]),
-            )
-            for row in rows
-        ]
-
-
-def _label_id(repo: str, name: str) -> str:
-    """A stable GraphQL-looking node id for a repository label."""
-    digest = hashlib.sha1(f"{repo}\0{name.casefold()}".encode(), usedforsecurity=False).hexdigest()[:16]
-    return f"LA_kw{digest}"

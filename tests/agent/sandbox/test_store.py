@@ -181,3 +181,10 @@ def test_two_processes_adding_labels_to_one_issue_lose_nothing(tmp_path: Path) -
     with SandboxStore(path) as store:
         labels = set(store.require(REPO, 1).labels)
     assert labels == {f"{name}-{n}" for name in ("left", "right") for n in range(count)}
+
+
+def test_listing_more_issues_than_one_parameter_slice_keeps_every_label(store: SandboxStore) -> None:
+    store.put_many(_seed(number, labels=(f"l{number}",)) for number in range(1, 1202))
+    issues = store.issues(REPO)
+    assert len(issues) == 1201
+    assert all(issue.labels == (f"l{issue.number}",) for issue in issues)
