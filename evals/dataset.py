@@ -24,7 +24,7 @@ class DatasetComment(BaseModel):
 
     author: str | None = None
     date: dt.date | None = Field(default=None, description="Null for a continuation fragment of a long comment.")
-    text: str = ""
+    text: str | None = Field(default=None, description="Null when only the author and date were captured.")
 
 
 class DatasetIssue(BaseModel):

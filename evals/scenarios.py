@@ -146,7 +146,7 @@ def before_triage(issue: DatasetIssue, case: Case, rules: GoldRules) -> IssueSee
         # A continuation fragment has no date; it belongs right after the comment before it.
         moment = max(_midnight(comment.date) or previous, opened or UNKNOWN_DATE)
         previous = moment
-        if not rules.is_bot(comment.author):
+        if comment.text is not None and not rules.is_bot(comment.author):
             comments.append(CommentSeed(author=comment.author or "ghost", body=comment.text, created_at=moment))
     return IssueSeed(
         repo=ref.full_repo,

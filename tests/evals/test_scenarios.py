@@ -81,6 +81,7 @@ def test_before_triage_drops_bot_comments_opens_the_issue_and_orders_undated_fra
         {"author": "alice", "date": None, "text": "continued"},
         {"author": "pytorch-bot[bot]", "date": "2024-03-06", "text": "bot"},
         {"author": None, "date": "2024-02-01", "text": "dated before the issue"},
+        {"author": "bob", "date": "2024-03-07", "text": None},
     ]
     source = issue(5, Q, "module: fsdp", state="closed", comments=comments, body=None)
     case = build_cases([source], RULES).cases[0]
