@@ -20,7 +20,7 @@ from agent.sweep.budget import TYPICAL_ISSUE_USAGE
 from agent.sweep.pacer import PacedCaller, PaceLimits, WritePacer
 from agent.sweep.progress import progress_for
 from agent.sweep.report import render_markdown, summarize, write_reports
-from agent.sweep.runner import BatchPlanner, Sweep, SweepSettings
+from agent.sweep.runner import BatchPlanner, Sweep, SweepSettings, open_run
 from agent.sweep.selection import PARENT_MARKER
 from agent.sweep.state import RunStore
 
@@ -139,6 +139,7 @@ async def run(args: argparse.Namespace) -> int:
     store = RunStore(args.state or home / "sweep.sqlite3")
     audit = AuditLog(args.audit or home / "audit.sqlite3")
     pacer = WritePacer(settings.pace)
+    run = open_run(store, settings, engine.name, resume=args.resume)
     async with open_github(args) as caller:
         sweep = Sweep(
             settings,
@@ -151,7 +152,7 @@ async def run(args: argparse.Namespace) -> int:
             progress=progress_for(sys.stderr),
             batch=batch,
         )
-        run_id = await sweep.run(args.resume)
+        run_id = await sweep.run(run)
     summary = summarize(store.run(run_id), store.events(run_id))
     markdown_path, json_path = write_reports(summary, (args.report_dir or home / "sweeps") / run_id)
     markdown = render_markdown(summary)

@@ -180,6 +180,7 @@ def render_markdown(s: SweepSummary) -> str:
     if s.retried:
         lines += [f"Re-planned after a concurrent edit: {_issues(s.repo, s.retried)}.", ""]
     u = s.usage
+    resume = f"python -m agent sweep --resume {s.run_id}" + (" --apply" if s.apply else "")
     lines += [
         "| cost and time | |",
         "|---|---:|",
@@ -191,9 +192,7 @@ def render_markdown(s: SweepSummary) -> str:
         f"| writes (peak per minute) | {s.writes} ({s.peak_writes_per_minute}) |",
         f"| time writes waited for rate limits | {s.paced_seconds:.0f} s |",
         "",
-        f"Resume with `python -m agent sweep --resume {s.run_id}`" + (" --apply" if s.apply else "") + "."
-        if s.exit_code or s.skipped.get("budget")
-        else "",
+        f"Resume with `{resume}` (and the same options)." if s.exit_code or s.skipped.get("budget") else "",
     ]
     return "\n".join(lines).rstrip() + "\n"
 

@@ -36,7 +36,7 @@ from agent.sweep.record import Event, IssueRecord, Listing, Phase, ProcessStats,
 from agent.sweep.selection import PARENT_MARKER, QueueIssue, Recorded, queue_status, select
 from agent.sweep.state import RunInfo, RunStore, this_process
 
-__all__ = ["BatchPlanner", "Sweep", "SweepSettings"]
+__all__ = ["BatchPlanner", "Sweep", "SweepSettings", "open_run"]
 
 _log = logging.getLogger(__name__)
 
@@ -59,8 +59,17 @@ class SweepSettings(BaseModel):
     stale_retries: int = Field(default=1, ge=0, le=3, description="Re-plans after someone edited the issue.")
 
 
-class _Stop(Exception):
-    """The budget cannot cover the next issue."""
+def open_run(store: RunStore, settings: SweepSettings, engine: str, *, resume: str | None = None) -> RunInfo:
+    """Start a run, or take over a stopped one; a mismatch or a run still alive is a `UsageError`."""
+    if resume is None:
+        return store.start_run(
+            repo=settings.repo, apply=settings.apply, engine=engine, settings_json=settings.model_dump_json()
+        )
+    run = store.run(resume)
+    if (run.repo, run.apply) != (settings.repo, settings.apply):
+        mode = "--apply" if run.apply else "a dry run (no --apply)"
+        raise UsageError(f"run {resume} swept {run.repo} as {mode}; resume it with the same --repo and mode")
+    return store.resume_run(resume)
 
 
 class Sweep:
@@ -103,37 +112,27 @@ class Sweep:
             raise RuntimeError("the sweep has not started")
         return self._run.id
 
-    async def run(self, resume: str | None = None) -> str:
-        settings = self.settings
+    async def run(self, run: RunInfo | str | None = None) -> str:
+        """Sweep as run `run` (opened with `open_run`), resume the run with that id, or start a new one."""
         started = time.monotonic()
-        if resume is None:
-            self._run = self.store.start_run(
-                repo=settings.repo,
-                apply=settings.apply,
-                engine=self.engine.name,
-                settings_json=settings.model_dump_json(),
-            )
-        else:
-            run = self.store.run(resume)
-            if (run.repo, run.apply) != (settings.repo, settings.apply):
-                mode = "--apply" if run.apply else "a dry run (no --apply)"
-                raise UsageError(f"run {resume} swept {run.repo} as {mode}; resume it with the same --repo and mode")
-            self._run = self.store.resume_run(resume)
+        if not isinstance(run, RunInfo):
+            run = open_run(self.store, self.settings, self.engine.name, resume=run)
+        self._run = run
         try:
-            await self._sweep(resume is not None)
+            await self._sweep()
         except GitHubError as error:
             self._append(Event(kind="aborted", at=_now(), note=f"GitHub: {error}", stats=self._stats(started)))
             return self.run_id
         self._append(Event(kind="finished", at=_now(), stats=self._stats(started)))
         return self.run_id
 
-    async def _sweep(self, resuming: bool) -> None:
+    async def _sweep(self) -> None:
         settings = self.settings
         self._listed_at = _now()
         issues = await list_queue(self.caller, settings.repo, self.policy.queue_label)
         self._records = self.store.records(settings.repo)
         selection = select(issues, self.policy, parent_marker=settings.parent_marker, records=self._records)
-        done = self.store.done_in(self.run_id) if resuming else {}
+        done = self.store.done_in(self.run_id)
         phase1 = [issue for issue in selection.phase1 if issue.number not in done]
         pending = [issue for issue in selection.phase2 if issue.number not in done]
         room = len(pending) if settings.limit is None else max(0, settings.limit - sum(p == 2 for p in done.values()))
