@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
@@ -383,3 +387,69 @@ async def test_the_guard_proxy_serves_the_wrapped_tools_under_the_policy(world: 
         other = await client.call_tool("label_write", {"method": "delete", "name": QUEUE})
         assert other.is_error
     assert world.labels() == (QUEUE, "oncall: pt2", "module: fsdp")
+
+
+LABELS = st.one_of(
+    st.sampled_from(sorted(PACK.allowlist)),
+    st.sampled_from([QUEUE, "oncall: pt2", "high priority", "ptd-bot-triaged", "module: inductor"]),
+    st.text(max_size=10),
+)
+VALUES = st.one_of(st.none(), st.booleans(), st.integers(-1, 200), st.text(max_size=8), st.lists(LABELS, max_size=3))
+METHODS: dict[str, list[str | None]] = {
+    "issue_write": ["update", "update", "update", "create", "delete"],
+    "issue_read": ["get", "get_labels", "get_sub_issues"],
+    "add_issue_comment": [None],
+    "label_write": ["delete", "create"],
+}
+
+
+@st.composite
+def model_calls(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """Mostly well-aimed calls (so writes do reach the server), with every kind of mischief mixed in."""
+    tool = draw(st.sampled_from(["issue_write", "issue_write", "add_issue_comment", "issue_read", "label_write"]))
+    arguments: dict[str, Any] = {
+        "owner": draw(st.sampled_from(["pytorch"] * 6 + ["PyTorch", "someone"])),
+        "repo": draw(st.sampled_from(["pytorch"] * 6 + ["else"])),
+        "issue_number": draw(st.sampled_from([100] * 6 + ["100", "#100", 100.0, 101, "101", 0, "x", None])),
+    }
+    method = draw(st.sampled_from(METHODS[tool]))
+    if method is not None:
+        arguments["method"] = method
+    if tool == "issue_write":
+        arguments["labels"] = draw(
+            st.one_of(st.lists(LABELS, max_size=5), st.lists(LABELS, max_size=3).map(json.dumps), LABELS)
+        )
+    if tool == "add_issue_comment":
+        arguments["body"] = draw(
+            st.sampled_from([REPRO_TEXT, render_comment([REPRO], PACK.templates), "free text", REPRO_TEXT + "!"])
+        )
+    if draw(st.integers(0, 3)) == 0:
+        extras = st.fixed_dictionaries({}, optional={"state": VALUES, "assignees": VALUES, "title": VALUES})
+        arguments.update(draw(extras))
+    return tool, arguments
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(model_calls(), min_size=1, max_size=6))
+def test_no_sequence_of_model_calls_removes_a_label_or_touches_anything_else(calls: list[tuple[str, Any]]) -> None:
+    async def scenario() -> None:
+        store = SandboxStore()
+        seed(store)
+        async with Client(build_server(store, Faults())) as client:
+            session = GuardedSession(client, REF, PACK)
+            for tool, arguments in calls:
+                assert isinstance(await session.call_tool(tool, arguments), CallToolResult)
+        issue, other, elsewhere = store.get(REPO, 100), store.get(REPO, 101), store.get("someone/else", 100)
+        assert issue is not None and other is not None and elsewhere is not None
+        assert issue.labels[:2] == (QUEUE, "oncall: pt2")
+        assert set(issue.labels[2:]) <= PACK.allowlist - set(PACK.policy.known_markers)
+        assert sum(label in PACK.policy.sub_oncalls for label in issue.labels) <= 1
+        assert (issue.state, issue.assignees, issue.title) == ("open", (), "NCCL hang in FSDP")
+        bodies = [comment.body for comment in issue.comments[1:]]
+        assert bodies in ([], [render_comment([REPRO], PACK.templates)])
+        assert other.labels == elsewhere.labels == (QUEUE,)
+        assert len(other.comments) == len(elsewhere.comments) == 1
+        assert store.count() == 3
+        store.close()
+
+    anyio.run(scenario)
