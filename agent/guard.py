@@ -221,7 +221,7 @@ def effects(
             wanted.append(policy.confident_label)
         else:
             ensure(policy.confident_label, "confident", "the skill marks a complete, confident outcome")
-    elif asked_confident:
+    elif asked_confident and policy.confident_label not in existing:
         notes.append(Note(rule="confident", detail=f"dropped {policy.confident_label!r}: {blocked_by}"))
 
     if decision != "high_priority":
