@@ -213,6 +213,8 @@ async def read_snapshot(
 ) -> IssueSnapshot:
     """The issue with every comment, as one value. A missing issue or a server error is a `GitHubError`."""
     where = {"owner": ref.owner, "repo": ref.repo, "issue_number": ref.number}
+    # GitHub serves at most 100 per page; asking for more would make a full page look like the last one.
+    per_page = min(max(per_page, 1), 100)
     try:
         raw = await call_json(caller, "issue_read", {"method": "get", **where})
     except GitHubError as error:

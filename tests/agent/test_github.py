@@ -132,6 +132,14 @@ async def test_a_snapshot_holds_the_issue_and_every_comment_across_pages(store: 
     assert (snapshot.created_at, snapshot.updated_at) == (DAY, DAY + timedelta(hours=4))
 
 
+async def test_a_page_size_above_githubs_cap_still_reads_the_whole_thread(store: SandboxStore) -> None:
+    many = tuple(CommentSeed(author="u", body=f"c{n}", created_at=DAY + timedelta(minutes=n)) for n in range(150))
+    store.put(IssueSeed(repo="pytorch/pytorch", number=7, title="long thread", created_at=DAY, comments=many))
+    async with connect("sandbox", store=store) as client:
+        snapshot = await read_snapshot(client, REF, per_page=500)
+    assert len(snapshot.comments) == 150
+
+
 async def test_a_missing_issue_is_a_not_found_github_error(store: SandboxStore) -> None:
     async with connect("sandbox", store=store) as client:
         with pytest.raises(GitHubError, match="pytorch/pytorch#8 does not exist") as caught:
