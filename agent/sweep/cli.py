@@ -99,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lease-seconds",
         type=float,
         default=900.0,
-        help="how long an issue stays claimed by a sweep that died (default: %(default)s)",
+        help="how long the claims of a sweep that died keep other sweeps off its issues (default: %(default)s)",
     )
     group.add_argument("--state", type=Path, help="sweep state SQLite file (default: sweep.sqlite3 in the state dir)")
     group.add_argument("--report-dir", type=Path, help="where summaries go (default: sweeps/ in the state dir)")
@@ -132,7 +132,7 @@ async def run(args: argparse.Namespace) -> int:
         pace=PaceLimits(per_minute=args.per_minute, per_hour=args.per_hour),
         budget_usd=args.budget_usd,
         typical_cost_usd=_typical_cost(args, engine),
-        lease_seconds=_lease(args),
+        lease_seconds=args.lease_seconds,
         parent_marker=args.parent_marker,
     )
     home = state_dir()
@@ -174,16 +174,6 @@ def _typical_cost(args: argparse.Namespace, engine: Engine) -> float:
 
     prices = ClaudeSettings.load().prices
     return cost_usd(Usage(**TYPICAL_ISSUE_USAGE.model_dump()), prices, batch=bool(args.batch))
-
-
-def _lease(args: argparse.Namespace) -> float:
-    lease = float(args.lease_seconds)
-    if args.batch:
-        from agent.claude import ClaudeSettings
-
-        # A batch may take hours; its issues stay claimed until they are applied.
-        lease = max(lease, ClaudeSettings.load().batch_timeout_seconds + 900.0)
-    return lease
 
 
 def _batch_planner(args: argparse.Namespace, pack: SkillPack, engine: Engine) -> BatchPlanner:

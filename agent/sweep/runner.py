@@ -150,14 +150,24 @@ class Sweep:
         if self.progress:
             self.progress.start(len(phase1) + len(phase2))
         try:
-            await self._drain([(issue, 1) for issue in phase1], HumanClassifiedEngine())
-            if self.batch is not None:
-                await self._batch_phase(phase2)
-            else:
-                await self._drain([(issue, 2) for issue in phase2], self.engine)
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._heartbeat)
+                await self._drain([(issue, 1) for issue in phase1], HumanClassifiedEngine())
+                if self.batch is not None:
+                    await self._batch_phase(phase2)
+                else:
+                    await self._drain([(issue, 2) for issue in phase2], self.engine)
+                group.cancel_scope.cancel()
         finally:
             if self.progress:
                 self.progress.close()
+
+    async def _heartbeat(self) -> None:
+        # Claims outlive a slow issue (a long model turn, an hour-limit wait, a batch) only while this
+        # process lives; a killed sweep's claims lapse after one lease.
+        while True:
+            await anyio.sleep(self.settings.lease_seconds / 3)
+            self.store.renew(holder=self._holder, lease=self.settings.lease_seconds)
 
     # -- scheduling ---------------------------------------------------------------------------------
 

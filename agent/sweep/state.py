@@ -223,6 +223,15 @@ class RunStore:
             )
         return "claimed"
 
+    def renew(self, *, holder: str, lease: float) -> int:
+        """Extend every active claim of `holder` (its heartbeat); returns how many it holds."""
+        with self._db(immediate=True) as db:
+            cursor = db.execute(
+                "UPDATE sweep_claims SET expires_at = ? WHERE holder = ? AND state = 'active'",
+                (self._clock() + lease, holder),
+            )
+            return cursor.rowcount
+
     def finish_claim(self, *, repo: str, issue: int, apply: bool, holder: str) -> None:
         with self._db(immediate=True) as db:
             db.execute(

@@ -140,3 +140,16 @@ def test_a_run_whose_process_is_gone_can_be_resumed(tmp_path: Path) -> None:
     run = store.start_run(repo=REPO, apply=True, engine="rules", settings_json="{}")
     store.resume_run(run.id)
     assert [e.kind for e in store.events(run.id)] == ["started", "resumed"]
+
+
+def test_a_heartbeat_keeps_a_live_holders_claims_from_lapsing(tmp_path: Path) -> None:
+    clock = Clock()
+    store = _store(tmp_path, clock)
+    listed = datetime.fromtimestamp(clock.now, UTC)
+    assert _claim(store, "a", "a", listed) == "claimed"
+    clock.now += 50
+    assert store.renew(holder="a", lease=60) == 1
+    clock.now += 50
+    assert _claim(store, "b", "b", listed) == "busy"
+    clock.now += 11
+    assert _claim(store, "b", "b", listed) == "claimed"
