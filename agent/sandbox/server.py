@@ -108,6 +108,8 @@ class _Tools:
     def _injected_error(self, name: str, args: Args, kind: str) -> str:
         prefix, verb, path = _endpoint(name, args)
         if kind == "rate_limited":
+            # The real text leaves Retry-After in the HTTP header; the sandbox appends it in the bracketed
+            # style go-github uses for a primary limit's reset, so a client can honour it.
             message = (
                 "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
                 f" [retry after {self.faults.retry_after_seconds}s]"
