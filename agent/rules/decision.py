@@ -71,8 +71,7 @@ def _decide(snapshot: IssueSnapshot, rubric: Rubric, policy: Policy, signals: Si
     )
     evidence = collect(text, signals, existing)
     notes: list[str] = []
-    if evidence.negated:
-        notes.append(f"negated mentions ignored: {', '.join(evidence.negated[:4])}")
+    aside = [f"negated mentions ignored: {', '.join(evidence.negated[:4])}"] if evidence.negated else []
 
     if not modules_present and not subs_present:
         verdict = _not_distributed(evidence, text, signals)
@@ -82,7 +81,7 @@ def _decide(snapshot: IssueSnapshot, rubric: Rubric, policy: Policy, signals: Si
                 "not_distributed",
                 [policy.review_label],
                 confidence,
-                [f"Step 1: not a distributed issue: {why}", *notes],
+                [f"Step 1: not a distributed issue: {why}", *aside],
                 templates=[rubric.not_distributed.template],
             )
 
@@ -111,9 +110,9 @@ def _decide(snapshot: IssueSnapshot, rubric: Rubric, policy: Policy, signals: Si
                 "high_priority",
                 [*new_labels, policy.review_label],
                 route_confidence,
-                [*notes, f"Step 5: high priority for a human to confirm: {', '.join(urgent)}"],
+                [*notes, f"Step 5: high priority for a human to confirm: {', '.join(urgent)}", *aside],
             )
-        return _plan("route", [*new_labels, policy.confident_label], route_confidence, notes)
+        return _plan("route", [*new_labels, policy.confident_label], route_confidence, [*notes, *aside])
 
     modules = choose_modules(evidence)
     if modules.labels:
@@ -126,6 +125,8 @@ def _decide(snapshot: IssueSnapshot, rubric: Rubric, policy: Policy, signals: Si
     if kind.labels:
         notes.append(f"Step 4: {', '.join(kind.labels)}: {kind.reason}")
 
+    if urgent:
+        notes.append(f"Step 5: high priority for a human to confirm: {', '.join(urgent)}")
     wants_repro = kind.is_bug and reproduction_reason(text, signals, rubric) is None
     templates: list[str] = []
     if wants_repro:
@@ -138,7 +139,6 @@ def _decide(snapshot: IssueSnapshot, rubric: Rubric, policy: Policy, signals: Si
     if urgent:
         decision = "high_priority"
         new_labels.append(policy.review_label)
-        notes.append(f"Step 5: high priority for a human to confirm: {', '.join(urgent)}")
     elif confidence == "LOW":
         decision = "low_confidence"
         new_labels.append(policy.review_label)
@@ -147,7 +147,7 @@ def _decide(snapshot: IssueSnapshot, rubric: Rubric, policy: Policy, signals: Si
     else:
         decision = "classify"
         new_labels.append(policy.confident_label)
-    return _plan(decision, new_labels, confidence, notes, templates=templates)
+    return _plan(decision, new_labels, confidence, [*notes, *aside], templates=templates)
 
 
 def _not_distributed(evidence: Evidence, text: IssueText, signals: Signals) -> tuple[str, Confidence] | None:
