@@ -6,14 +6,18 @@ Expectations are read from the cassette itself, so a re-recorded cassette checks
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
 from vcr.cassette import Cassette
 
+from agent.audit import AuditLog
 from agent.claude import ClaudeEngine, ClaudeSettings, MissingApiKey
+from agent.cli import main
 from agent.engine import EngineFailure
+from agent.sandbox import default_store
 from agent.skillpack import SkillPack
 from tests.agent.claude.issues import FSDP_HANG, guarded, seeded_store, snapshot_of
 
@@ -96,3 +100,46 @@ async def test_an_unknown_model_fails_the_run_over_http(vcr: Cassette, anthropic
 
     assert failure.value.reason.startswith("Claude API error: NotFoundError 404")
     assert failure.value.usage.turns == 0
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, anthropic_api_key: str) -> Path:
+    monkeypatch.setenv("DISTRIBUTED_TRIAGE_HOME", str(tmp_path))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", anthropic_api_key)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    return tmp_path
+
+
+@pytest.mark.vcr
+def test_the_cli_prints_usage_and_cost_and_the_audit_log_keeps_them(
+    vcr: Cassette, cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["triage", "1001", "--engine", "claude", "--github", "sandbox", "--apply"])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    recorded = replies(vcr)
+    tokens = f"tokens in={total(vcr, 'input_tokens')} cache-write={total(vcr, 'cache_creation_input_tokens')}"
+    assert f"usage:      {len(recorded)} turns" in out and tokens in out
+    [row] = AuditLog(cli_home / "audit.sqlite3").rows()
+    assert (row.engine, row.status, row.decision) == ("claude", "applied", submitted_plan(recorded[-1])["decision"])
+    assert row.cost_usd > 0 and f"${row.cost_usd:.4f}" in out
+    stored = json.loads(row.result_json)["usage"]
+    assert stored["output_tokens"] == total(vcr, "output_tokens")
+
+
+@pytest.mark.vcr
+def test_the_cli_exits_1_and_writes_nothing_when_the_model_call_fails(
+    cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["triage", "1001", "--engine", "claude", "--model", "claude-no-such-model", "--apply"])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAILED: Claude API error: NotFoundError 404" in out
+    [row] = AuditLog(cli_home / "audit.sqlite3").rows()
+    assert (row.status, row.applied) == ("failed", False)
+    assert row.failure is not None and "NotFoundError" in row.failure
+    assert default_store(cli_home / "sandbox.sqlite3").require("pytorch/pytorch", 1001).labels == (
+        "oncall: distributed",
+    )
