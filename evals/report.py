@@ -173,6 +173,9 @@ def format_summary(run: Run) -> str:
         f"{'figure':<28}{'all cases':<44}human-only",
     ]
     lines += [f"{f.name:<28}{f.all:<44}{f.human}" for f in figures(run)]
+    by_family = run.scores.all.decision_by_family
+    if by_family:
+        lines += ["", "decision accuracy by family: " + "; ".join(f"{f} {_ratio(r)}" for f, r in by_family.items())]
     reasons = Counter(e.reason for e in run.exclusions)
     if reasons:
         lines += ["", "excluded:"] + [f"  {n:>4}  {reason}" for reason, n in reasons.most_common()]

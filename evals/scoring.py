@@ -203,6 +203,7 @@ class Summary(BaseModel):
     failed: int
     by_family: dict[str, int]
     decision: Ratio
+    decision_by_family: dict[str, Ratio]
     decision_confusion: Confusion
     sub_oncall: Ratio
     sub_oncall_classes: tuple[ClassScore, ...]
@@ -246,6 +247,11 @@ def summarize(scores: Sequence[CaseScore], sub_oncalls: Sequence[str]) -> Summar
         failed=sum(s.failed for s in scores),
         by_family={f: n for f in FAMILIES if (n := sum(s.family == f for s in scores))},
         decision=ratio(s.decision == "correct" for s in decided),
+        decision_by_family={
+            f: ratio(s.decision == "correct" for s in decided if s.family == f)
+            for f in FAMILIES
+            if any(s.family == f for s in decided)
+        },
         decision_confusion=confusion(
             [(s.decision_expected or NONE, s.decision_predicted) for s in decided], _DECISION_ORDER
         ),

@@ -30,6 +30,7 @@ def test_the_markdown_summary_has_the_figures_table_on_both_case_sets(run_a: Run
     markdown = render_markdown(run_a)
     assert "| figure | all cases | human-only | computed on |" in markdown
     assert "| decision accuracy |" in markdown and "| module label |" in markdown
+    assert "| mislabelled | 1.000 (1/1) |" in markdown
     assert "Excluded issues: 2" in markdown
 
 

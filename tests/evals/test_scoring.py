@@ -127,6 +127,8 @@ def test_summary_counts_each_figure_on_its_own_denominator() -> None:
     summary = summarize(scores, POLICY.sub_oncalls)
     assert summary.cases == 6
     assert (summary.decision.hits, summary.decision.total) == (4, 5)
+    by_family = {f: (r.hits, r.total) for f, r in summary.decision_by_family.items()}
+    assert by_family == {"routing": (2, 3), "already_classified": (1, 1), "mislabelled": (1, 1)}
     assert (summary.sub_oncall.hits, summary.sub_oncall.total) == (1, 3)
     assert summary.modules.cases == 1 and summary.modules.micro.f1 == 1.0
     assert (summary.abstention.hits, summary.abstention.total) == (2, 4)
