@@ -13,13 +13,14 @@ import anyio
 from agent import console
 from agent.audit import AuditLog
 from agent.claude import MissingApiKey, choose_engine
+from agent.github import GitHubError
 from agent.guarded_session import GuardedSession, serve_proxy
 from agent.models import IssueRef, UsageError
 from agent.options import EngineName, add_connection_arguments, add_engine_arguments, load_pack, open_github
 from agent.paths import state_dir
 from agent.pipeline import triage
 from agent.policy import PolicyError
-from agent.sandbox import default_store, serve
+from agent.sandbox import add_fault_arguments, default_store, faults_from_arguments, serve
 from agent.skillpack import SkillPackError
 from agent.sweep import cli as sweep_cli
 
@@ -35,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, SkillPackError, PolicyError, MissingApiKey) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except GitHubError as error:
+        # The connection itself failed (refused session, bad token): nothing was read or written.
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -75,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--load", type=Path, help="load issues from a JSONL file (dataset format) first")
     sandbox.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--port", type=int, default=8765, help="HTTP port; 0 picks a free one (default: %(default)s)")
+    add_fault_arguments(sandbox)
     sandbox.set_defaults(handler=_sandbox)
 
     proxy = commands.add_parser(
@@ -118,7 +124,7 @@ async def _sandbox(args: argparse.Namespace) -> int:
     if args.load:
         loaded = store.load_jsonl(args.load)
         print(f"loaded {loaded} issues from {args.load}", file=sys.stderr)
-    await serve(store, transport=args.transport, host=args.host, port=args.port)
+    await serve(store, transport=args.transport, host=args.host, port=args.port, faults=faults_from_arguments(args))
     return 0
 
 
