@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Literal, cast
 
-from agent.github import ToolCaller, connect
+from agent.github import REMOTE_URL, ToolCaller, connect
 from agent.models import DEFAULT_REPO, UsageError
 from agent.sandbox import default_store
 from agent.skillpack import SkillPack
@@ -39,6 +39,11 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         "(default with GITHUB_TOKEN); stdio: a GitHub MCP server command given with --github-command",
     )
     group.add_argument("--github-command", help="for --github stdio, e.g. 'github-mcp-server stdio'")
+    group.add_argument(
+        "--github-url",
+        default=REMOTE_URL,
+        help="for --github remote: the GitHub MCP endpoint (default: %(default)s; GitHub Enterprise has its own)",
+    )
     group.add_argument("--sandbox-db", type=Path, help="for --github sandbox: the sandbox SQLite file")
 
 
@@ -86,5 +91,7 @@ async def open_github(args: argparse.Namespace) -> AsyncIterator[ToolCaller]:
     if kind == "stdio" and not args.github_command:
         raise UsageError("--github stdio needs --github-command, e.g. --github-command 'github-mcp-server stdio'")
     store = default_store(args.sandbox_db) if kind == "sandbox" else None
-    async with connect(kind, store=store, command=args.github_command, token=os.environ.get("GITHUB_TOKEN")) as c:
+    async with connect(
+        kind, store=store, command=args.github_command, url=args.github_url, token=os.environ.get("GITHUB_TOKEN")
+    ) as c:
         yield c
