@@ -16,7 +16,7 @@ from agent.models import UsageError
 from agent.options import add_connection_arguments, load_pack, open_github
 from agent.policy import PolicyError
 from agent.rules.rubric import RubricError
-from agent.skillpack import SkillPackError
+from agent.skillpack import SkillPack, SkillPackError
 from evals.collect import collect
 from evals.compare import compare_runs, format_comparison
 from evals.dataset import DatasetError, write_dataset
@@ -57,11 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="case-by-case regressions and improvements between two runs")
     compare.add_argument("run_a", type=Path, help="the earlier (baseline) run JSON")
     compare.add_argument("run_b", type=Path, help="the later run JSON")
+    compare.add_argument("--skill", default="distributed-triage", help="skill whose policy judges both runs")
     compare.set_defaults(handler=_compare)
 
     report = commands.add_parser("report", help="write the HTML and markdown reports of a saved run")
     report.add_argument("run", type=Path, help="a run JSON")
     report.add_argument("--out", type=Path, help="directory (default: beside the run)")
+    report.add_argument("--skill", default="distributed-triage", help="skill whose policy judges the run")
     report.set_defaults(handler=_report)
 
     gather = commands.add_parser("collect", help="build a dataset from a live queue over the GitHub MCP connection")
@@ -106,12 +108,14 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _compare(args: argparse.Namespace) -> int:
-    print(format_comparison(compare_runs(load_run(args.run_a), load_run(args.run_b))), end="")
+    # Both runs are judged again by today's scoring rules, so an old run compares on equal terms.
+    policy = SkillPack.load(args.skill).policy
+    print(format_comparison(compare_runs(load_run(args.run_a, policy), load_run(args.run_b, policy))), end="")
     return 0
 
 
 async def _report(args: argparse.Namespace) -> int:
-    run = load_run(args.run)
+    run = load_run(args.run, SkillPack.load(args.skill).policy)
     html, markdown = write_reports(run, args.out or args.run.parent)
     print(f"report:   {html}\nsummary:  {markdown}")
     return 0

@@ -73,6 +73,7 @@ async def run_eval(options: RunOptions, engine: Engine, pack: SkillPack, *, prog
             limit=options.limit,
             repeat=options.repeat,
             families=options.families,
+            sub_oncalls=pack.policy.sub_oncalls,
             skill=pack.meta.name,
             marker=pack.policy.marker,
             started_at=started,

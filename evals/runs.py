@@ -6,16 +6,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from agent.engine import Usage
-from agent.models import Decision, Effects, Plan
-from agent.result import Status
+from agent.models import Decision, Effects, IssueRef, Plan
+from agent.policy import Policy
+from agent.result import Status, TriageResult
 from evals.gold import Gold
-from evals.scenarios import Exclusion, Family
-from evals.scoring import CaseScore, RunScores
+from evals.scenarios import Case, Exclusion, Family
+from evals.scoring import CaseScore, RunScores, judge, score_run
 
-__all__ = ["CaseInput", "CaseRecord", "Run", "RunError", "RunInfo", "load_run", "run_id_for", "save_run"]
+__all__ = ["CaseInput", "CaseOutcome", "CaseRecord", "Run", "RunError", "RunInfo", "load_run", "run_id_for", "save_run"]
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -38,7 +39,9 @@ class CaseInput(BaseModel):
     body_partial: bool
 
 
-class CaseRecord(BaseModel):
+class CaseOutcome(BaseModel):
+    """One replayed case: what it was, what came of it, and its gold. Verdicts are derived from this."""
+
     model_config = ConfigDict(frozen=True)
 
     case_id: str
@@ -55,11 +58,38 @@ class CaseRecord(BaseModel):
     tool_calls: int = 0
     gold: Gold
     expected_decisions: tuple[Decision, ...] = ()
-    verdicts: CaseScore
 
     @property
     def key(self) -> str:
         return self.case_id if self.attempt == 1 else f"{self.case_id}#{self.attempt}"
+
+    def judged(self, policy: Policy, *, engine: str, started_at: datetime) -> CaseRecord:
+        """This outcome with verdicts from the current scoring rules."""
+        case = Case(
+            case_id=self.case_id,
+            family=self.family,
+            number=self.number,
+            labels=self.input.labels,
+            expected_decisions=self.expected_decisions,
+            gold=self.gold,
+        )
+        result = TriageResult(
+            ref=IssueRef.parse(self.input.url),
+            engine=engine,
+            status=self.status,
+            plan=self.plan,
+            effects=self.effects,
+            failure=self.failure,
+            usage=self.usage,
+            seconds=self.seconds,
+            started_at=started_at,
+        )
+        verdicts = judge(case, result, policy, attempt=self.attempt)
+        return CaseRecord.model_validate({**dict(self), "verdicts": verdicts})
+
+
+class CaseRecord(CaseOutcome):
+    verdicts: CaseScore
 
 
 class RunInfo(BaseModel):
@@ -73,6 +103,7 @@ class RunInfo(BaseModel):
     limit: int | None = None
     repeat: int = 1
     families: tuple[Family, ...]
+    sub_oncalls: tuple[str, ...] = Field(description="The policy's sub-oncalls, the classes of the routing score.")
     skill: str
     marker: str
     started_at: datetime
@@ -117,16 +148,37 @@ def _renamed(run: Run, run_id: str) -> Run:
     return run.model_copy(update={"info": run.info.model_copy(update={"run_id": run_id})})
 
 
-def load_run(path: Path) -> Run:
+class _Envelope(BaseModel):
+    """A run file as stored; its saved scores are not read back, they are recomputed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    schema_version: Literal[1]
+    info: RunInfo
+    records: list[JsonValue]
+    exclusions: tuple[Exclusion, ...]
+
+
+def load_run(path: Path, policy: Policy | None = None) -> Run:
+    """Read a run file and recompute its scores. With `policy`, every case is judged again by the
+    current scoring rules, so runs saved by an older version compare on equal terms."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RunError(f"cannot read run {path}: {exc.strerror}") from exc
     try:
-        return Run.model_validate_json(text)
+        stored = _Envelope.model_validate_json(text)
+        if policy is None:
+            records = tuple(CaseRecord.model_validate(raw) for raw in stored.records)
+        else:
+            info = stored.info
+            outcomes = (CaseOutcome.model_validate(raw) for raw in stored.records)
+            records = tuple(o.judged(policy, engine=info.engine, started_at=info.started_at) for o in outcomes)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"])) or "<file>"
-        raise RunError(
-            f"{path} is not an eval run file ({exc.error_count()} problems; first at {where}: {first['msg']})"
-        ) from exc
+        problem = f"{exc.error_count()} problems; first at {where}: {first['msg']}"
+        raise RunError(f"{path} is not an eval run file ({problem})") from exc
+    sub_oncalls = policy.sub_oncalls if policy is not None else stored.info.sub_oncalls
+    scores = score_run([record.verdicts for record in records], sub_oncalls)
+    return Run(info=stored.info, records=records, exclusions=stored.exclusions, scores=scores)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.skillpack import SkillPack
 from evals.runs import Run, RunError, load_run, save_run
 
 
@@ -31,6 +32,20 @@ def test_each_record_carries_input_plan_effects_gold_and_verdicts(run_a: Run) ->
     assert record.expected_decisions == ("route",)
     assert record.verdicts.sub_oncall == "wrong"
     assert record.effects is not None and "oncall: distributed parallelisms" in record.effects.add_labels
+
+
+def test_loading_with_a_policy_judges_every_case_again_and_recomputes_the_scores(run_a: Run, tmp_path: Path) -> None:
+    # A run saved by an older version: stale verdicts and figures in the file.
+    stale = run_a.records[0].verdicts.model_copy(update={"decision": "wrong", "sub_oncall": "wrong"})
+    tampered = run_a.model_copy(
+        update={"records": (run_a.records[0].model_copy(update={"verdicts": stale}), *run_a.records[1:])}
+    )
+    _, path = save_run(tampered, tmp_path)
+    as_stored = load_run(path)
+    assert as_stored.records[0].verdicts == stale
+    assert as_stored.scores.all.decision.hits == run_a.scores.all.decision.hits - 1
+    judged_again = load_run(path, SkillPack.load().policy)
+    assert judged_again.records == run_a.records and judged_again.scores == run_a.scores
 
 
 def test_loading_something_that_is_not_a_run_names_the_file_and_the_problem(tmp_path: Path) -> None:
