@@ -7,7 +7,6 @@ add only; the guard adds the marker and enforces the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 from agent.comments import is_bot_author
 from agent.models import Confidence, Decision, IssueSnapshot, Plan
@@ -153,9 +152,8 @@ def _decide(snapshot: IssueSnapshot, rubric: Rubric, policy: Policy, signals: Si
 def _not_distributed(evidence: Evidence, text: IssueText, signals: Signals) -> tuple[str, Confidence] | None:
     rubric = evidence.rubric
     total, usage = evidence.total(), evidence.usage()
-    described = replace(text, segments=tuple(text.of(sources=("title", "body"))))
     for trap in rubric.not_distributed.traps:
-        found = holds(trap, text if trap.comments else described, signals)
+        found = holds(trap, text, signals)
         if found and usage <= trap.max_usage and total <= trap.max_total:
             confidence: Confidence = "HIGH" if total < rubric.confidence.medium else "MEDIUM"
             return f"{trap.name} ('{found[0]}'), distributed usage {usage:.1f}, evidence {total:.1f}", confidence

@@ -84,6 +84,8 @@ class Condition(_Strict):
 
     when_any: tuple[Term, ...] = ()
     when_all: tuple[tuple[Term, ...], ...] = ()
+    channels: tuple[Channel, ...] = Field(default=(), description="Only look here; empty means everywhere.")
+    comments: bool = Field(default=True, description="Whether comments count, or only the title and description.")
 
     @model_validator(mode="after")
     def _not_empty(self) -> Condition:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.models import Confidence
 from agent.rules.rubric import Condition, Rubric, Term
 from agent.rules.signals import MARKERS, Hit, Signals, route_owner
-from agent.rules.text import IssueText
+from agent.rules.text import IssueText, Segment
 
 __all__ = ["Evidence", "ModuleChoice", "RouteChoice", "choose_modules", "choose_route", "collect", "holds"]
 
@@ -102,7 +102,11 @@ def _contributions(hits: Iterable[Hit], rubric: Rubric) -> dict[tuple[str, str],
 
 
 def holds(condition: Condition, text: IssueText, signals: Signals) -> list[str]:
-    """The matched terms if `condition` holds in `text`, else an empty list."""
+    """The matched terms if `condition` holds in the parts of `text` it looks at, else an empty list."""
+    if condition.channels or not condition.comments:
+        wanted = set(condition.channels) or {"title", "prose", "code"}
+        kept = [s for s in text.segments if _channel_of(s) in wanted]
+        text = replace(text, segments=tuple(s for s in kept if condition.comments or s.source != "comment"))
     found = signals.any_of(condition.when_any, text)
     if found:
         return found
@@ -111,6 +115,10 @@ def holds(condition: Condition, text: IssueText, signals: Signals) -> list[str]:
         if all(groups):
             return [g[0] for g in groups]
     return []
+
+
+def _channel_of(segment: Segment) -> str:
+    return "title" if segment.source == "title" else segment.kind
 
 
 def collect(text: IssueText, signals: Signals, existing_labels: Collection[str]) -> Evidence:

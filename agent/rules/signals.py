@@ -151,7 +151,7 @@ class Signals:
 
 def _negated(text: str, start: int, negation: Negation) -> bool:
     """Whether a cue ("not using", "without") governs the term starting at `start`."""
-    clause = _CLAUSE_END.split(text[:start])[-1]
+    clause = _CLAUSE_END.split(text[max(0, start - 200) : start])[-1]
     tokens = [t.replace("’", "'") for t in _TOKEN.findall(clause.replace("’", "'"))]
     fillers = {f.lower() for f in negation.fillers}
     cues = [tuple(c.lower().split()) for c in negation.cues]

@@ -452,3 +452,13 @@ def test_infra_routes_name_no_module_unless_the_rubric_asks_for_it(pack: SkillPa
     assert skill_faithful.labels == [INFRA, "triaged"]
     assert with_modules.labels == [INFRA, "module: c10d", "triaged"]
     assert with_modules.decision == "route"
+
+
+def test_a_training_script_that_saves_its_state_dict_is_not_about_saving(triage: Triage) -> None:
+    body = (
+        "fully_shard gives different losses on rank 0 and rank 1 after the first step.\n"
+        + FSDP2_SCRIPT
+        + "\n```python\ntorch.save(model.state_dict(), 'final.pt')\n```"
+    )
+    plan = triage("FSDP2 ranks disagree on the loss", body)
+    assert _sub(plan) == [PAR]
