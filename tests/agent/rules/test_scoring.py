@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from agent.rules import Rubric, Signals, read_issue
-from agent.rules.scoring import choose_modules, choose_route, collect
+from agent.rules import IssueText, Rubric, Signals, read_issue
+from agent.rules.scoring import Evidence, choose_modules, choose_route, collect
 
 from .conftest import make_issue
 
 
-def _evidence(rubric: Rubric, signals: Signals, title: str, body: str = "", labels: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]  # test helper
+def _evidence(
+    rubric: Rubric, signals: Signals, title: str, body: str = "", labels: tuple[str, ...] = ()
+) -> tuple[IssueText, Evidence]:
     text = read_issue(make_issue(title, body), rubric.text_filters)
     return text, collect(text, signals, set(labels))
 
