@@ -6,17 +6,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
 
 import anyio
 
 from agent import console
 from agent.audit import AuditLog
-from agent.claude import MissingApiKey, choose_engine
+from agent.claude import MissingApiKey, SettingsError
 from agent.github import GitHubError
 from agent.guarded_session import GuardedSession, serve_proxy
 from agent.models import IssueRef, UsageError
-from agent.options import EngineName, add_connection_arguments, add_engine_arguments, load_pack, open_github
+from agent.options import add_connection_arguments, add_engine_arguments, engine_from_args, load_pack, open_github
 from agent.paths import state_dir
 from agent.pipeline import triage
 from agent.policy import PolicyError
@@ -33,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = anyio.run(args.handler, args)
         return result
-    except (UsageError, SkillPackError, PolicyError, MissingApiKey) as error:
+    except (UsageError, SkillPackError, PolicyError, SettingsError, MissingApiKey) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except GitHubError as error:
@@ -111,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 async def _triage(args: argparse.Namespace) -> int:
     ref = IssueRef.parse(args.issue, repo=args.repo)
     pack = load_pack(args)
-    engine = choose_engine(cast(EngineName, args.engine), mode=args.mode, model=args.model)
+    engine = engine_from_args(args)
     audit = AuditLog(args.audit or state_dir() / "audit.sqlite3")
     async with open_github(args) as caller:
         result = await triage(ref, caller=caller, engine=engine, pack=pack, apply=args.apply, audit=audit)

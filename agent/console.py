@@ -23,6 +23,7 @@ def render(result: TriageResult) -> str:
         if effects.comment:
             lines.extend("  | " + line for line in effects.comment.splitlines())
         lines.extend(f"guard:      {note}" for note in effects.notes)
+    lines.extend(f"flagged:    {flag}" for flag in result.flags)
     if result.plan is not None:
         lines.append("reasoning:")
         lines.extend(textwrap.wrap(result.plan.reasoning, width=100, initial_indent="  ", subsequent_indent="  "))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.models import IssueSnapshot, Plan
 
@@ -39,6 +39,9 @@ class Proposal(BaseModel):
     plan: Plan
     engine: str
     usage: Usage = Usage()
+    flags: tuple[str, ...] = Field(
+        default=(), description="Suspicious things found in the issue text (hidden comments, fake tool output)."
+    )
 
 
 class EngineFailure(Exception):

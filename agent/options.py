@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Literal, cast
 
+from agent.claude import ClaudeSettings, choose_engine
+from agent.engine import Engine
 from agent.github import REMOTE_URL, ToolCaller, connect
 from agent.models import DEFAULT_REPO, UsageError
 from agent.sandbox import default_store
@@ -19,6 +21,8 @@ __all__ = [
     "GitHubKind",
     "add_connection_arguments",
     "add_engine_arguments",
+    "claude_settings",
+    "engine_from_args",
     "github_kind",
     "load_pack",
     "open_github",
@@ -59,16 +63,33 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--mode",
         choices=["plan", "direct"],
-        default="plan",
-        help="Claude only. plan: the model submits a plan the guard applies (default); "
+        default=None,
+        help="Claude only. plan: the model submits a plan the guard applies (the settings' default); "
         "direct: the model also gets the write tools, each call through the guard",
     )
     group.add_argument("--model", help="Claude model (default from the Claude settings)")
+    group.add_argument(
+        "--claude-settings",
+        type=Path,
+        help="Claude settings YAML: model, mode, turn limit, timeout, prices, second_opinion "
+        "(default: the shipped agent/claude/settings.yaml)",
+    )
     group.add_argument("--skill", default="distributed-triage", help="skill name or folder (default: %(default)s)")
     group.add_argument("--marker", help="override the policy's marker label (e.g. ptd-bot-triaged)")
     group.add_argument(
         "--audit", type=Path, help="audit log SQLite file (default: audit.sqlite3 in the state directory)"
     )
+
+
+def claude_settings(args: argparse.Namespace) -> ClaudeSettings:
+    """The Claude settings file, with --model and --mode laid over it."""
+    settings = ClaudeSettings.load(args.claude_settings)
+    overrides = {key: value for key in ("model", "mode") if (value := getattr(args, key, None)) is not None}
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+def engine_from_args(args: argparse.Namespace) -> Engine:
+    return choose_engine(cast(EngineName, args.engine), settings=claude_settings(args))
 
 
 def load_pack(args: argparse.Namespace) -> SkillPack:

@@ -61,7 +61,12 @@ async def _run(
     before = snapshot or await session.read()
     proposal = await engine.propose(before, pack, session)
     planned = effects(proposal.plan, before, pack.policy, allowlist=pack.allowlist, templates=pack.templates)
-    fields: dict[str, object] = {"plan": proposal.plan, "effects": planned, "usage": proposal.usage}
+    fields: dict[str, object] = {
+        "plan": proposal.plan,
+        "effects": planned,
+        "usage": proposal.usage,
+        "flags": proposal.flags,
+    }
     if not apply:
         return {**fields, "status": "planned"}
     if planned.outcome == "skipped":

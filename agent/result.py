@@ -27,6 +27,7 @@ class TriageResult(BaseModel):
     effects: Effects | None = None
     failure: str | None = None
     usage: Usage = Usage()
+    flags: tuple[str, ...] = ()
     live_labels: tuple[str, ...] | None = None
     tool_calls: tuple[ToolCallRecord, ...] = ()
     started_at: datetime

@@ -90,7 +90,8 @@ class ClaudeEngine:
             remind=lambda remaining: reminder(pack, remaining=remaining),
         )
         plan = await run_loop(self._api, toolbox, talk, meter)
-        return Proposal(plan=plan, engine=self.name, usage=meter.usage())
+        flags = tuple(str(finding) for finding in opening.findings)
+        return Proposal(plan=plan, engine=self.name, usage=meter.usage(), flags=flags)
 
     def _warn_if_uncacheable(self, system: str) -> None:
         if system in self._checked_cache:
