@@ -13,7 +13,7 @@ from agent.claude import choose_engine
 from agent.engine import Engine, EngineFailure, Proposal, Usage
 from agent.github import RetryingCaller
 from agent.models import IssueSnapshot, UsageError
-from agent.options import load_pack, open_github
+from agent.options import claude_settings, load_pack, open_github
 from agent.paths import state_dir
 from agent.skillpack import SkillPack
 from agent.sweep.budget import TYPICAL_ISSUE_USAGE
@@ -170,19 +170,18 @@ def _typical_cost(args: argparse.Namespace, engine: Engine) -> float:
         return float(args.typical_cost_usd)
     if engine.name != "claude":
         return 0.0
-    from agent.claude import ClaudeSettings, cost_usd
+    from agent.claude import cost_usd
 
-    prices = ClaudeSettings.load().prices
-    return cost_usd(Usage(**TYPICAL_ISSUE_USAGE.model_dump()), prices, batch=bool(args.batch))
+    typical = Usage(**TYPICAL_ISSUE_USAGE.model_dump())
+    return cost_usd(typical, claude_settings(args).prices, batch=bool(args.batch))
 
 
 def _batch_planner(args: argparse.Namespace, pack: SkillPack, engine: Engine) -> BatchPlanner:
-    from agent.claude import ClaudeSettings, anthropic_client, run_batch
+    from agent.claude import anthropic_client, run_batch
 
     if engine.name != "claude":
         raise UsageError("--batch needs the Claude engine: pass --engine claude with ANTHROPIC_API_KEY set")
-    base = ClaudeSettings.load()
-    settings = ClaudeSettings.model_validate({**base.model_dump(), "model": args.model}) if args.model else base
+    settings = claude_settings(args)
     client = anthropic_client()
 
     async def plan(snapshots: Sequence[IssueSnapshot]) -> list[Proposal | EngineFailure]:

@@ -92,3 +92,16 @@ def test_a_negative_budget_is_refused_by_the_parser(capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         build_parser().parse_args(["sweep", "--budget-usd", "-1"])
     assert "must not be negative" in capsys.readouterr().err
+
+
+def test_a_budget_too_small_for_one_typical_claude_triage_stops_before_any_model_call(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The key is never used: the budget refuses the first issue before the engine is asked.
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-never-sent")
+    argv = ["sweep", "--github", "sandbox", "--sandbox-db", str(_sandbox(tmp_path)), "--engine", "claude"]
+    code = main([*argv, "--budget-usd", "0.01", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert summary["skipped"] == {"budget": [1, 2, 3]}
+    assert "estimated at $0.0" in summary["budget_note"]
