@@ -48,9 +48,12 @@ def _phrase(text: str) -> re.Pattern[str]:
     body = text[1:] if anchored else text
     special = {" ": r"[\s_\-]*", "*": r"\w*", "#": r"\d+"}
     core = "".join(special.get(ch, re.escape(ch)) for ch in body)
-    # Underscores separate words in phrases: "allgather_coalesced" mentions allgather.
-    head = r"^\s*(?:\[[^\]\n]*\]\s*)*" if anchored else (r"(?<![^\W_])" if re.match(r"[\w#]", body) else "")
-    tail = r"(?![^\W_])" if re.search(r"[\w*]$", body) else ""
+    # Underscores separate words in phrases: "allgather_coalesced" mentions allgather. A phrase that
+    # is itself an identifier (it has an underscore) is one whole name: get_state_dict is not
+    # get_state_dict_type, nor is world_size get_world_size.
+    edge = r"\w" if "_" in body else r"[^\W_]"
+    head = r"^\s*(?:\[[^\]\n]*\]\s*)*" if anchored else (rf"(?<!{edge})" if re.match(r"[\w#]", body) else "")
+    tail = rf"(?!{edge})" if re.search(r"[\w*]$", body) else ""
     return re.compile(head + core + tail, re.IGNORECASE | re.MULTILINE)
 
 

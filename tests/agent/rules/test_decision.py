@@ -161,9 +161,29 @@ def test_an_nccl_timeout_during_fsdp_training_routes_to_infra(triage: Triage) ->
     assert _sub(triage("FSDP job dies after an hour", body)) == [INFRA]
 
 
-def test_an_fsdp_state_dict_save_routes_to_checkpointing(triage: Triage) -> None:
+def test_an_fsdp_state_dict_saved_through_dcp_routes_to_checkpointing(triage: Triage) -> None:
+    body = "Saving the FSDP model's sharded state_dict with dcp.save writes shards that dcp.load then rejects."
+    assert _sub(triage("FSDP sharded state dict cannot be loaded back", body)) == [CKPT]
+    body = "get_model_state_dict on a fully_shard model returns the keys twice; set_model_state_dict then fails."
+    assert _sub(triage("FSDP2 state dict utilities lose keys", body)) == [CKPT]
+
+
+def test_an_fsdp_state_dict_saved_with_torch_save_is_about_fsdp_and_stays_with_parallelisms(triage: Triage) -> None:
     body = "When saving the FSDP model's full state_dict with torch.save, rank 0 writes a file missing two layers."
-    assert _sub(triage("FSDP full state dict save misses layers", body)) == [CKPT]
+    assert _sub(triage("FSDP full state dict save misses layers", body)) == [PAR]
+
+
+def test_a_script_that_imports_dcp_does_not_make_an_fsdp_state_dict_type_bug_a_checkpointing_one(
+    triage: Triage,
+) -> None:
+    body = (
+        "Loading a sharded state_dict under FSDP.state_dict_type(SHARDED_STATE_DICT) raises a KeyError.\n"
+        "```python\nimport torch.distributed.checkpoint as dcp\n"
+        "from torch.distributed.fsdp import FullyShardedDataParallel as FSDP, StateDictType\n"
+        "with FSDP.state_dict_type(model, StateDictType.SHARDED_STATE_DICT):\n"
+        "    dcp.load(state, checkpoint_id=path)\n```"
+    )
+    assert _sub(triage("FSDP loading a sharded state dict fails", body)) == [PAR]
 
 
 def test_an_fsdp_state_dict_question_about_internals_stays_with_parallelisms(triage: Triage) -> None:

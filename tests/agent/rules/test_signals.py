@@ -24,6 +24,13 @@ def test_a_phrase_is_a_whole_word_and_an_underscore_separates_words(signals: Sig
     assert _found(signals, rubric, "mpi", "we use mpi4py") == []
 
 
+def test_a_phrase_with_an_underscore_is_one_whole_identifier(signals: Signals, rubric: Rubric) -> None:
+    assert _found(signals, rubric, "get_state_dict", "call get_state_dict_type() first") == []
+    assert _found(signals, rubric, "world_size", "dist.get_world_size() is 8") == []
+    assert _found(signals, rubric, "get_state_dict", "then model.get_state_dict() fails") == [False]
+    assert _found(signals, rubric, "state dict", "then get_state_dict() fails") == [False]
+
+
 def test_a_trailing_star_matches_word_endings(signals: Signals, rubric: Rubric) -> None:
     assert _found(signals, rubric, "hang*", "it hangs, then keeps hanging") == [False, False]
 
