@@ -122,7 +122,6 @@ async def open_relay(
                 allowlist=current,
                 outbox=outbox,
                 handlers=handlers or UnhandledEvents(),
-                notify=dispatcher.notify,
                 clock=clock,
             ),
             callback=CallbackEndpoint(

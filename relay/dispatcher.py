@@ -85,11 +85,6 @@ class Dispatcher:
         self._lease = lease_seconds
         self._clock = clock
         self._jitter = jitter
-        self._wake = anyio.Event()
-
-    def notify(self) -> None:
-        """New or rescheduled work: look at the outbox now rather than at the next due time."""
-        self._wake.set()
 
     async def run(self) -> None:
         """Dispatch until cancelled."""
@@ -104,7 +99,7 @@ class Dispatcher:
 
     async def _pump(self, send: ObjectSendStream[DispatchTask]) -> None:
         while True:
-            self._wake = anyio.Event()
+            changed = self._outbox.watch()  # taken before reading, so no change slips between read and wait
             tasks = await self._outbox.claim_due(self._clock(), limit=self._settings.workers, lease_seconds=self._lease)
             for task in tasks:
                 await send.send(task)
@@ -112,7 +107,7 @@ class Dispatcher:
                 continue
             due = await self._outbox.next_due()
             with anyio.move_on_after(None if due is None else max(due - self._clock(), 0.0)):
-                await self._wake.wait()
+                await changed.wait()
 
     async def _work(self, receive: ObjectReceiveStream[DispatchTask]) -> None:
         async with receive:
@@ -160,7 +155,6 @@ class Dispatcher:
                 delay,
             )
             await self._outbox.mark_retry(record.delivery_id, record.repo, self._clock() + delay, str(exc))
-            self.notify()
             return
         reason = f"{exc} (attempt {record.attempts} of {self._settings.max_attempts})"
         log.error("giving up on %s to %s: %s", record.delivery_id, record.repo, reason)

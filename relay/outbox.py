@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from relay.allowlist import Level
@@ -114,6 +115,10 @@ class DispatchTask(BaseModel):
 
 
 class Outbox(Protocol):
+    def watch(self) -> anyio.Event:
+        """An event set at the next change of the outbox (take it before reading, then wait)."""
+        ...
+
     async def record(self, delivery: Delivery, targets: Sequence[Target]) -> bool:
         """Store a delivery and its targets; False (and nothing stored) when the delivery is known."""
         ...
@@ -164,7 +169,15 @@ class SqliteOutbox:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._changed = anyio.Event()
         db.conn.executescript(_SCHEMA)
+
+    def watch(self) -> anyio.Event:
+        return self._changed
+
+    def _touch(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
 
     async def record(self, delivery: Delivery, targets: Sequence[Target]) -> bool:
         with self._db.transaction() as conn:
@@ -188,6 +201,7 @@ class SqliteOutbox:
                 " VALUES (?, ?, ?, ?, 'pending', ?)",
                 [(delivery.delivery_id, t.repo, t.level, t.check_run_wanted, delivery.received_at) for t in targets],
             )
+        self._touch()
         return True
 
     async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[DispatchTask]:
@@ -225,6 +239,7 @@ class SqliteOutbox:
             " WHERE delivery_id = ? AND repo = ?",
             (at, delivery_id, repo),
         )
+        self._touch()
 
     async def mark_retry(self, delivery_id: str, repo: str, at: float, error: str) -> None:
         self._db.conn.execute(
@@ -232,6 +247,7 @@ class SqliteOutbox:
             " WHERE delivery_id = ? AND repo = ? AND status = 'pending'",
             (at, error, delivery_id, repo),
         )
+        self._touch()
 
     async def mark_failed(self, delivery_id: str, repo: str, error: str) -> None:
         self._db.conn.execute(
@@ -239,6 +255,7 @@ class SqliteOutbox:
             " WHERE delivery_id = ? AND repo = ? AND status = 'pending'",
             (error, delivery_id, repo),
         )
+        self._touch()
 
     async def release_leases(self) -> int:
         return self._db.conn.execute(

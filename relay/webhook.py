@@ -165,7 +165,6 @@ class WebhookEndpoint:
         allowlist: Callable[[], Allowlist],
         outbox: Outbox,
         handlers: EventHandlers,
-        notify: Callable[[], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._secret = secret
@@ -173,7 +172,6 @@ class WebhookEndpoint:
         self._allowlist = allowlist
         self._outbox = outbox
         self._handlers = handlers
-        self._notify = notify
         self._clock = clock
 
     async def handle(self, request: Request) -> Response:
@@ -239,5 +237,4 @@ class WebhookEndpoint:
         ]
         if not await self._outbox.record(delivery, targets):
             return JSONResponse({"status": "duplicate", "delivery_id": delivery_id})
-        self._notify()
         return JSONResponse({"status": "queued", "delivery_id": delivery_id, "targets": len(targets)}, status_code=202)

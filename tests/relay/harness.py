@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +17,7 @@ import httpx2
 
 from relay.app import Relay, create_app, open_relay
 from relay.config import RelayConfig, Secrets
+from relay.outbox import DispatchRecord
 from tests.relay.github_emulator import GitHubEmulator
 from tests.relay.oidc_issuer import OidcIssuerEmulator
 from tests.relay.payloads import encode, sign
@@ -23,14 +26,18 @@ from tests.relay.servers import bind, serve
 __all__ = [
     "ALLOWLIST",
     "APP_ID",
+    "CALLBACK_KEY",
     "REPOS",
     "WEBHOOK_SECRET",
     "Clock",
     "Harness",
+    "client",
+    "post_webhook",
     "relay_config",
     "report_body",
     "running_relay",
     "secrets_for",
+    "settled",
 ]
 
 APP_ID = 424242
@@ -49,6 +56,16 @@ L4:
   - l4org/five: "@dave"
 """
 REPOS = ("l1org/one", "l2org/three", "l2org/two", "l3org/four", "l4org/five")
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return httpx2.create_ssl_context()
+
+
+def client() -> httpx2.AsyncClient:
+    """An HTTP client; building a TLS context costs ~50 ms, so all tests share one."""
+    return httpx2.AsyncClient(timeout=10.0, verify=_tls())
 
 
 class Clock:
@@ -88,6 +105,29 @@ def relay_config(
     return RelayConfig.model_validate(raw)
 
 
+async def post_webhook(
+    http: httpx2.AsyncClient,
+    url: str,
+    event: str,
+    payload: dict[str, Any],
+    *,
+    delivery: str | None = None,
+    signature: str | None = None,
+    body: bytes | None = None,
+) -> httpx2.Response:
+    """Post as GitHub does; `signature=""` leaves the signature header out."""
+    raw = encode(payload) if body is None else body
+    headers = {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(WEBHOOK_SECRET, raw) if signature is None else signature,
+        "Content-Type": "application/json",
+    }
+    if signature == "":
+        del headers["X-Hub-Signature-256"]
+    return await http.post(f"{url}/github/webhook", content=raw, headers=headers)
+
+
 @dataclass
 class Harness:
     relay: Relay
@@ -106,16 +146,9 @@ class Harness:
         signature: str | None = None,
         body: bytes | None = None,
     ) -> httpx2.Response:
-        raw = encode(payload) if body is None else body
-        headers = {
-            "X-GitHub-Event": event,
-            "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-            "X-Hub-Signature-256": sign(WEBHOOK_SECRET, raw) if signature is None else signature,
-            "Content-Type": "application/json",
-        }
-        if signature == "":
-            del headers["X-Hub-Signature-256"]
-        return await self.http.post(f"{self.url}/github/webhook", content=raw, headers=headers)
+        return await post_webhook(
+            self.http, self.url, event, payload, delivery=delivery, signature=signature, body=body
+        )
 
     async def callback(self, body: dict[str, Any] | bytes, *, token: str | None) -> httpx2.Response:
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
@@ -129,6 +162,7 @@ async def running_relay(
     github: GitHubEmulator,
     issuer: OidcIssuerEmulator,
     app_key_pem: str,
+    /,
     *,
     background: bool = True,
     clock: Clock | None = None,
@@ -138,8 +172,8 @@ async def running_relay(
     config = relay_config(tmp_path, github_url=github.url, issuer_url=issuer.url, relay_url=url, **sections)
     clock = clock or Clock()
     async with (
-        httpx2.AsyncClient(timeout=10.0) as http,
-        open_relay(config, secrets_for(app_key_pem), clock=clock) as relay,
+        client() as http,
+        open_relay(config, secrets_for(app_key_pem), http=http, clock=clock) as relay,
         serve(create_app(relay, background=background), sock),
     ):
         yield Harness(relay=relay, url=url, github=github, issuer=issuer, http=http, clock=clock)
@@ -174,3 +208,13 @@ def report_body(
             **workflow_fields,
         },
     }
+
+
+async def settled(relay: Relay, delivery_id: str, count: int | None = None) -> list[DispatchRecord]:
+    """The delivery's outbox rows once none is pending any more (bound it with anyio.fail_after)."""
+    while True:
+        changed = relay.outbox.watch()
+        records = await relay.outbox.for_delivery(delivery_id)
+        if records and all(r.status != "pending" for r in records) and (count is None or len(records) == count):
+            return records
+        await changed.wait()

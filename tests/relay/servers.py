@@ -10,6 +10,8 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp
 
+from relay.cli import listen
+
 __all__ = ["bind", "serve"]
 
 
@@ -28,6 +30,16 @@ class _TestServer(uvicorn.Server):
         await self.on_tick(0)
         await self.stop.wait()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn's own shutdown always pauses 0.1 s for connections to notice; tests close theirs first.
+        for server in self.servers:
+            server.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        for server in self.servers:
+            await server.wait_closed()
+        await self.lifespan.shutdown()
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield  # leave SIGINT to pytest
@@ -35,7 +47,7 @@ class _TestServer(uvicorn.Server):
 
 def bind() -> tuple[socket.socket, str]:
     """A listening socket on an ephemeral loopback port, and its base URL."""
-    sock = socket.create_server(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0)
     return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
