@@ -106,6 +106,9 @@ class Confusion(_Strict):
     unless_root_frame: bool = Field(
         default=True, description="Keep the full score when the innermost distributed frame is this module's."
     )
+    unless_any: tuple[Term, ...] = Field(
+        default=(), description="Keep the full score when one of these phrases appears: the module's own subject."
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> Confusion:

@@ -143,6 +143,8 @@ def collect(text: IssueText, signals: Signals, existing_labels: Collection[str])
                 continue
             if confusion.unless_root_frame and any(h.channel == "root_frame" for h in hits):
                 continue
+            if confusion.unless_any and signals.any_of(confusion.unless_any, text):
+                continue
             evident = [o for o in confusion.yield_to if raw.get(o, 0.0) >= rubric.confidence.medium]
             yields = not confusion.yield_to or bool(evident)
             when = not confusion.when_any or bool(signals.any_of(confusion.when_any, text))

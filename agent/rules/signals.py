@@ -8,6 +8,7 @@ and reported separately.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -80,6 +81,10 @@ class Signals:
 
     def find(self, term: Term, text: IssueText, *, kind: Kind = "phrase") -> Iterator[tuple[Segment, bool]]:
         """Each (segment, negated) where `term` occurs in a channel it may count in."""
+        for segment, _, _, negated in self._spans(term, text, kind):
+            yield segment, negated
+
+    def _spans(self, term: Term, text: IssueText, kind: Kind) -> Iterator[tuple[Segment, int, int, bool]]:
         channels = term.channels or _ALL_CHANNELS
         pattern = _phrase(term.text) if kind == "phrase" else _api(term.text)
         for segment in text.segments:
@@ -88,7 +93,7 @@ class Signals:
                 continue
             for match in pattern.finditer(segment.text):
                 negated = channel != "code" and _negated(segment.text, match.start(), self._negation)
-                yield segment, negated
+                yield segment, match.start(), match.end(), negated
 
     def any_of(self, terms: Sequence[Term], text: IssueText) -> list[str]:
         """The texts of `terms` that occur un-negated somewhere in `text`."""
@@ -97,18 +102,31 @@ class Signals:
     # -- all owners -------------------------------------------------------------------------------
 
     def hits(self, text: IssueText) -> tuple[list[Hit], list[str]]:
-        """Every un-negated hit of every owner, and the term texts that were found only negated."""
+        """Every un-negated hit of every owner, and the term texts that were found only negated.
+
+        One stretch of text is one mention: where several terms of the same owner match overlapping
+        text ("DTensor" as a name and as a word, "fully sharded" inside "fully sharded data
+        parallel"), only the heaviest (then the longest) counts.
+        """
         hits: list[Hit] = []
         negated: set[str] = set()
         for owner, sset in self._owners:
+            matches: list[tuple[Segment, int, int, bool, Term, Kind]] = []
             pairs: tuple[tuple[Kind, tuple[Term, ...]], ...] = (("phrase", sset.phrases), ("api", sset.apis))
             for kind, terms in pairs:
                 for term in terms:
-                    for segment, neg in self.find(term, text, kind=kind):
-                        if neg:
-                            negated.add(term.text)
-                        else:
-                            hits.append(Hit(owner, term, kind, _channel(segment), segment.source))
+                    matches += [(seg, a, b, neg, term, kind) for seg, a, b, neg in self._spans(term, text, kind)]
+            matches.sort(key=lambda m: (-m[4].weight, m[1] - m[2]))
+            taken: dict[int, list[tuple[int, int]]] = defaultdict(list)
+            for segment, start, end, neg, term, kind in matches:
+                spans = taken[id(segment)]
+                if any(start < b and a < end for a, b in spans):
+                    continue
+                spans.append((start, end))
+                if neg:
+                    negated.add(term.text)
+                else:
+                    hits.append(Hit(owner, term, kind, _channel(segment), segment.source))
         hits += self._import_hits(text)
         hits += self._frame_hits(text)
         found = {h.term.text for h in hits if h.kind in ("phrase", "api")}

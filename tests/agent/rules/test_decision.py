@@ -245,6 +245,15 @@ def test_a_stack_frame_alone_can_name_the_module(triage: Triage) -> None:
 # -- Step 3 ---------------------------------------------------------------------------------------
 
 
+def test_dtensor_named_only_as_fsdp2_parameter_type_is_context_not_a_second_module(triage: Triage) -> None:
+    body = (
+        "FSDP2 keeps each parameter as a DTensor, so after fully_shard the optimizer sees DTensors. "
+        "Gradient clipping across the FSDP2 group then skips the last block."
+    )
+    plan = triage("FSDP2 gradient clipping skips a block of DTensor params", body)
+    assert _modules(plan) == {"module: fsdp"}
+
+
 def test_an_fsdp2_bug_inside_dtensor_gets_both_labels(triage: Triage) -> None:
     body = (
         "After fully_shard, calling `param.full_tensor()` on a DTensor parameter sharded with Shard(1) returns "

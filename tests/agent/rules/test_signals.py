@@ -31,6 +31,15 @@ def test_a_phrase_with_an_underscore_is_one_whole_identifier(signals: Signals, r
     assert _found(signals, rubric, "state dict", "then get_state_dict() fails") == [False]
 
 
+def test_one_mention_counts_once_for_an_owner_even_when_several_terms_match_it(
+    signals: Signals, rubric: Rubric
+) -> None:
+    text = read_issue(make_issue("DTensor fails", "Wrapped in FullyShardedDataParallel."), rubric.text_filters)
+    hits, _ = signals.hits(text)
+    assert [(h.term.text, h.channel) for h in hits if h.owner == "module: dtensor"] == [("dtensor", "title")]
+    assert len([h for h in hits if h.owner == "module: fsdp"]) == 1
+
+
 def test_a_trailing_star_matches_word_endings(signals: Signals, rubric: Rubric) -> None:
     assert _found(signals, rubric, "hang*", "it hangs, then keeps hanging") == [False, False]
 
