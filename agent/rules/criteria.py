@@ -43,6 +43,8 @@ def judge_type(text: IssueText, signals: Signals, rubric: Rubric) -> TypeJudgeme
         reason = f"feature-request form ('{found[0]}')"
     elif found := signals.any_of(types.bug_templates, body):
         return TypeJudgement("bug", (), f"bug-report form ('{found[0]}')")
+    elif found := signals.any_of(types.task_templates, body):
+        return TypeJudgement("task", (), f"documentation form ('{found[0]}')")
     elif found := signals.any_of(types.task_titles, title):
         return TypeJudgement("task", (), f"a work item ('{found[0]}')")
     elif found := signals.any_of(types.request_titles, title):
@@ -80,8 +82,15 @@ def high_priority_reasons(text: IssueText, signals: Signals, rubric: Rubric) -> 
 
 def reproduction_reason(text: IssueText, signals: Signals, rubric: Rubric) -> str | None:
     """Step 6: why the issue already counts as reproducible, or None when it does not."""
-    if text.code_lines >= rubric.reproduction.min_code_lines:
+    repro = rubric.reproduction
+    if text.code_lines >= repro.min_code_lines:
         return f"{text.code_lines} lines of code or commands"
-    if found := signals.any_of(rubric.reproduction.counts_as_repro, text):
+    if repro.any_block_counts and text.has_traceback:
+        return "a traceback shows where it fails"
+    if repro.any_block_counts and any(True for _ in text.of(kind="code")):
+        return "a block of code or output to work from"
+    if found := signals.any_of(repro.counts_as_repro, text):
         return f"points at a runnable reproduction ('{found[0]}')"
+    if found := signals.any_of(repro.described, _only(text, "title", "body")):
+        return f"the report offers a reproduction ('{found[0]}')"
     return None

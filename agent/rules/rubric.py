@@ -219,6 +219,7 @@ class Types(_Strict):
     performance_label: str
     feature_templates: tuple[Term, ...] = Field(description="Issue-form headings of a feature request.")
     bug_templates: tuple[Term, ...] = Field(description="Issue-form headings of a bug report.")
+    task_templates: tuple[Term, ...] = Field(default=(), description="Issue-form headings of a work item (docs).")
     task_titles: tuple[Term, ...] = Field(description="Title phrases of work items: docs, clean-ups, trackers.")
     request_titles: tuple[Term, ...] = Field(description="Title phrases that make an issue a request.")
     bug_cues: tuple[Term, ...] = Field(description="Phrases of something going wrong.")
@@ -240,7 +241,13 @@ class HighPriority(_Strict):
 class Reproduction(_Strict):
     template: str
     min_code_lines: int = Field(ge=1, description="Runnable-looking lines that make a snippet.")
-    counts_as_repro: tuple[Term, ...] = Field(description="Phrases that point at a runnable reproduction.")
+    any_block_counts: bool = Field(
+        default=False, description="Any block of code or output, or a traceback, is enough not to ask."
+    )
+    counts_as_repro: tuple[Term, ...] = Field(description="Phrases anywhere that point at a runnable reproduction.")
+    described: tuple[Term, ...] = Field(
+        default=(), description="Phrases in the title or description by which the reporter offers a reproduction."
+    )
 
 
 class TextFilters(_Strict):

@@ -16,6 +16,7 @@ from .conftest import make_issue
         ("[RFC] Per-module reduce dtype for DDP", "Let users pick the reduction dtype per bucket.", "request"),
         ("DDP raises on unused parameters", "It used to be fine.", "bug"),
         ("Memory use per rank with FSDP", "Thinking about ways to see memory per rank.", "unclear"),
+        ("FSDP device_mesh argument", "### 📚 The doc issue\n\nThe argument is missing from the page.", "task"),
     ],
 )
 def test_issues_are_told_apart_as_bug_request_task_or_unclear(

@@ -410,13 +410,31 @@ def test_a_multi_node_script_counts_as_a_reproduction(triage: Triage) -> None:
     assert REPRO not in plan.labels
 
 
-def test_a_traceback_alone_is_not_a_reproduction(triage: Triage) -> None:
+def test_a_traceback_is_something_to_work_from_so_no_reproduction_is_asked(triage: Triage) -> None:
     body = (
         "FSDP fails:\n```\nTraceback (most recent call last):\n"
         '  File "/v/torch/distributed/fsdp/fully_sharded_data_parallel.py", line 800, in forward\n'
         "    output = self._fsdp_wrapped_module(*args)\nRuntimeError: boom\n```"
     )
-    assert REPRO in triage("FSDP forward raises", body).labels
+    plan = triage("FSDP forward raises", body)
+    assert REPRO not in plan.labels
+    assert plan.decision == "classify"
+
+
+def test_a_block_of_logged_output_is_something_to_work_from(triage: Triage) -> None:
+    body = "FSDP training loss stalls.\n```\nstep 100 loss 2.31\nstep 200 loss 2.31\nstep 300 loss 2.31\n```"
+    assert REPRO not in triage("FSDP loss stalls after warmup", body).labels
+
+
+def test_a_reporter_who_offers_a_reproducer_in_the_description_is_not_asked_again(triage: Triage) -> None:
+    body = "The reproducer below shows FSDP dropping the last bucket when the model has tied weights."
+    assert REPRO not in triage("FSDP drops a bucket with tied weights", body).labels
+
+
+def test_a_maintainer_asking_for_steps_to_reproduce_is_not_itself_a_reproduction(triage: Triage) -> None:
+    body = "With FSDP the loss diverges after switching to bf16 mixed precision."
+    comments = [("maintainer", "Could you share steps to reproduce this?")]
+    assert REPRO in triage("FSDP loss diverges with bf16", body, comments=comments).labels
 
 
 # -- Always ---------------------------------------------------------------------------------------
