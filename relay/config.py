@@ -146,7 +146,10 @@ class CallbackSettings(_Settings):
 
 
 class StoreSettings(_Settings):
-    database: Path = Field(default=Path("relay.sqlite3"), description="SQLite file for outbox, state and results.")
+    database: Path = Field(
+        default=Path("~/.local/state/distributed-triage/relay.sqlite3"),
+        description="SQLite file for outbox, state and results.",
+    )
     status_ttl_seconds: int = Field(
         default=259_200, ge=60, description="How long a dispatch accepts callbacks (GitHub keeps runs 3 days)."
     )

@@ -8,28 +8,33 @@ an earlier one gave (a completed report carries no `started_at`).
 
 Mapping onto ClickHouse `default.crcr_workflow_job` (research §10.4), for the production backend:
 
-| SQLite column                    | ClickHouse column                          | trust    |
-|----------------------------------|--------------------------------------------|----------|
-| downstream_repo                  | downstream_repo (from OIDC `repository`)   | trusted  |
-| downstream_repo_level            | downstream_repo_level                      | trusted  |
-| delivery_id                      | delivery_id                                | trusted  |
-| upstream_repo                    | upstream_repo                              | trusted  |
-| event_type                       | event_type                                 | trusted  |
-| pr_number                        | pr_number (0 for push)                     | trusted  |
-| head_sha                         | pytorch_head_sha                           | trusted  |
-| status                           | status                                     | trusted  |
-| conclusion                       | conclusion (`timed_out` when swept)        | reported |
-| queue_time, execution_time       | queue_time, execution_time                 | trusted  |
-| workflow_name, job_name          | workflow_name, job_name                    | reported |
-| check_run_id                     | check_run_id                               | reported |
-| downstream_repo/delivery/…/check | dynamoKey (`repo/delivery/wf/job/check`)   | mixed    |
-| reported_run_id, _run_attempt    | run_id, run_attempt                        | reported |
-| reported_run_url                 | workflow_run_url                           | reported |
-| reported_started_at, _completed_at | started_at, completed_at (DateTime64(9)) | reported |
-| reported_total/passed/failed/skipped_tests | total/passed/failed/skipped_tests | reported |
-| reported_artifact_url            | artifact_url                               | reported |
-| updated_at                       | _inserted_at (the version column)          | trusted  |
-| timed_out, dispatched_at, in_progress_at, completed_at, reported_body | no column; keep in a side table or drop | — |
+| SQLite column                 | ClickHouse column                           | trust    |
+|-------------------------------|---------------------------------------------|----------|
+| downstream_repo               | downstream_repo (the OIDC `repository`)     | trusted  |
+| downstream_repo_level         | downstream_repo_level                       | trusted  |
+| delivery_id                   | delivery_id                                 | trusted  |
+| upstream_repo                 | upstream_repo                               | trusted  |
+| event_type                    | event_type                                  | trusted  |
+| pr_number                     | pr_number (0 for push)                      | trusted  |
+| head_sha                      | pytorch_head_sha                            | trusted  |
+| status                        | status                                      | trusted  |
+| queue_time, execution_time    | queue_time, execution_time                  | trusted  |
+| updated_at                    | _inserted_at (the replacing version)        | trusted  |
+| conclusion                    | conclusion (`timed_out` when swept)         | reported |
+| workflow_name, job_name       | workflow_name, job_name                     | reported |
+| check_run_id                  | check_run_id                                | reported |
+| (the five key columns)        | dynamoKey `repo/delivery/workflow/job/check_run` | mixed |
+| reported_run_id               | run_id                                      | reported |
+| reported_run_attempt          | run_attempt                                 | reported |
+| reported_run_url              | workflow_run_url                            | reported |
+| reported_started_at           | started_at (DateTime64(9))                  | reported |
+| reported_completed_at         | completed_at (DateTime64(9))                | reported |
+| reported_total_tests          | total_tests                                 | reported |
+| reported_passed_tests         | passed_tests                                | reported |
+| reported_failed_tests         | failed_tests                                | reported |
+| reported_skipped_tests        | skipped_tests                               | reported |
+| reported_artifact_url         | artifact_url                                | reported |
+| timed_out, dispatched_at, in_progress_at, completed_at, reported_body | no column: a side table, or dropped | — |
 
 ClickHouse replaces whole rows, so its writer must send the merged row (carry reported values
 forward from the in_progress report) where SQLite merges with COALESCE below.

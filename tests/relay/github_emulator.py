@@ -47,7 +47,9 @@ class GitHubEmulator:
         public_key: Any,
         installed: Iterable[str],
         token_lifetime: float = 3600.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.clock = clock
         self.app_id = app_id
         self.url = ""  # set by whoever serves it
         self._public_key = public_key
@@ -118,10 +120,17 @@ class GitHubEmulator:
             return JSONResponse({"message": "A JSON web token could not be decoded"}, status_code=401)
         try:
             claims = jwt.decode(
-                token, self._public_key, algorithms=["RS256"], options={"require": ["iat", "exp", "iss"]}
+                token,
+                self._public_key,
+                algorithms=["RS256"],
+                options={"require": ["iat", "exp", "iss"], "verify_exp": False, "verify_iat": False},
             )
         except jwt.PyJWTError as exc:
-            return JSONResponse({"message": f"'Expiration time' claim or signature invalid: {exc}"}, status_code=401)
+            return JSONResponse({"message": f"A JSON web token could not be decoded: {exc}"}, status_code=401)
+        if not claims["iat"] - 60 <= self.clock() < claims["exp"]:
+            return JSONResponse(
+                {"message": "'Expiration time' claim ('exp') is too far in the future"}, status_code=401
+            )
         if claims["iss"] != str(self.app_id) or claims["exp"] - claims["iat"] > 600:
             return JSONResponse({"message": "Integration not found or JWT lifetime over 10 minutes"}, status_code=401)
         return None
@@ -129,7 +138,7 @@ class GitHubEmulator:
     def _token_for(self, request: Request, repo: str) -> Response | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         installation, expires = self._tokens.get(token, (None, 0.0))
-        if scheme.lower() not in ("bearer", "token") or installation is None or expires <= time.time():
+        if scheme.lower() not in ("bearer", "token") or installation is None or expires <= self.clock():
             return JSONResponse({"message": "Bad credentials"}, status_code=401)
         if self.installations.get(repo.lower()) != installation:
             return JSONResponse({"message": "Resource not accessible by integration"}, status_code=403)
@@ -157,7 +166,7 @@ class GitHubEmulator:
             await self._hold_tokens.wait()
             return JSONResponse({"message": "released"}, status_code=503)
         token = "ghs_" + secrets.token_hex(16)
-        expires = time.time() + self.token_lifetime
+        expires = self.clock() + self.token_lifetime
         self._tokens[token] = (installation, expires)
         self.tokens_minted.append(installation)
         self._notify()

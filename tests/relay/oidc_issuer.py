@@ -24,10 +24,14 @@ class OidcIssuerEmulator:
         self.kid = kid
         self.url = ""
         self.jwks_requests = 0
+        self.actions_repository = "org/repo"
+        """Whose job the Actions-runtime token endpoint pretends to serve."""
+        self.actions_request_token = "runtime-request-token"
         self.app = Starlette(
             routes=[
                 Route("/.well-known/openid-configuration", self._discovery, methods=["GET"]),
                 Route("/jwks", self._jwks, methods=["GET"]),
+                Route("/actions-token", self._actions_token, methods=["GET"]),
             ]
         )
 
@@ -66,6 +70,13 @@ class OidcIssuerEmulator:
 
     async def _discovery(self, request: Request) -> JSONResponse:
         return JSONResponse({"issuer": self.url, "jwks_uri": f"{self.url}/jwks"})
+
+    async def _actions_token(self, request: Request) -> JSONResponse:
+        """The Actions runtime's ACTIONS_ID_TOKEN_REQUEST_URL: a token for the job, audience on request."""
+        if request.headers.get("authorization") != f"bearer {self.actions_request_token}":
+            return JSONResponse({"message": "bad request token"}, status_code=401)
+        audience = request.query_params.get("audience", "")
+        return JSONResponse({"value": self.token(self.actions_repository, audience=audience)})
 
     async def _jwks(self, request: Request) -> JSONResponse:
         self.jwks_requests += 1

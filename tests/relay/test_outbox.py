@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from relay.database import Database, DatabaseBusy
+from relay.outbox import Delivery, SqliteOutbox, Target
+
+pytestmark = pytest.mark.anyio
+
+TARGETS = [
+    Target(repo="a/one", level="L1", check_run_wanted=False),
+    Target(repo="b/two", level="L4", check_run_wanted=True),
+]
+
+
+def _delivery(delivery_id: str = "d-1", received_at: float = 100.0) -> Delivery:
+    return Delivery(
+        delivery_id=delivery_id,
+        event="pull_request",
+        action="opened",
+        upstream_repo="pytorch/pytorch",
+        pr_number=5,
+        head_sha="a" * 40,
+        received_at=received_at,
+        body="{}",
+    )
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(tmp_path / "o.db")
+    yield database
+    database.close()
+
+
+async def test_a_known_delivery_is_not_recorded_again_even_with_new_targets(db: Database) -> None:
+    outbox = SqliteOutbox(db)
+    assert await outbox.record(_delivery(), TARGETS)
+    assert not await outbox.record(_delivery(), [*TARGETS, Target(repo="c/three", level="L2", check_run_wanted=False)])
+    assert [r.repo for r in await outbox.for_delivery("d-1")] == ["a/one", "b/two"]
+
+
+async def test_claiming_counts_an_attempt_and_leases_the_row_until_released(db: Database) -> None:
+    outbox = SqliteOutbox(db)
+    await outbox.record(_delivery(), TARGETS)
+    claimed = await outbox.claim_due(200.0, limit=10, lease_seconds=60)
+    assert [(t.record.repo, t.record.attempts) for t in claimed] == [("a/one", 1), ("b/two", 1)]
+    assert await outbox.claim_due(201.0, limit=10, lease_seconds=60) == []
+    assert await outbox.next_due() == 260.0
+    assert await outbox.release_leases() == 2
+    again = await outbox.claim_due(201.0, limit=1, lease_seconds=60)
+    assert [(t.record.attempts, t.delivery.delivery_id) for t in again] == [(2, "d-1")]
+
+
+async def test_a_retry_is_due_only_at_its_time_and_settled_rows_are_never_claimed(db: Database) -> None:
+    outbox = SqliteOutbox(db)
+    await outbox.record(_delivery(), TARGETS)
+    await outbox.claim_due(200.0, limit=10, lease_seconds=60)
+    await outbox.mark_retry("d-1", "a/one", 300.0, "HTTP 502")
+    await outbox.mark_dispatched("d-1", "b/two", 201.0)
+    assert await outbox.claim_due(299.0, limit=10, lease_seconds=60) == []
+    assert [t.record.repo for t in await outbox.claim_due(300.0, limit=10, lease_seconds=60)] == ["a/one"]
+    await outbox.mark_failed("d-1", "a/one", "gave up")
+    assert await outbox.next_due() is None
+    records = {r.repo: (r.status, r.last_error) for r in await outbox.for_delivery("d-1")}
+    assert records == {"a/one": ("failed", "gave up"), "b/two": ("dispatched", None)}
+
+
+async def test_a_callback_token_is_redeemed_by_the_first_run_only(db: Database) -> None:
+    outbox = SqliteOutbox(db)
+    await outbox.record(_delivery(), TARGETS)
+    assert await outbox.redeem("d-1", "a/one", 11) == 11
+    assert await outbox.redeem("d-1", "A/One", 12) == 11
+    assert await outbox.redeem("d-1", "b/two", 12) == 12
+    assert await outbox.redeem("nope", "a/one", 11) is None
+
+
+async def test_old_deliveries_are_purged_with_their_rows(db: Database) -> None:
+    outbox = SqliteOutbox(db)
+    await outbox.record(_delivery("old", 10.0), TARGETS)
+    await outbox.record(_delivery("new", 500.0), TARGETS)
+    assert await outbox.purge(before=100.0) == 1
+    assert await outbox.for_delivery("old") == []
+    assert len(await outbox.for_delivery("new")) == 2
+    assert db.conn.execute("SELECT COUNT(*) FROM dispatches").fetchone()[0] == 2
+
+
+def test_a_second_relay_on_the_same_database_is_refused(db: Database) -> None:
+    with pytest.raises(DatabaseBusy, match="another relay process"):
+        Database(db.path)
+
+
+async def test_the_outbox_survives_reopening(tmp_path: Path) -> None:
+    first = Database(tmp_path / "o.db")
+    await SqliteOutbox(first).record(_delivery(), TARGETS)
+    first.close()
+    second = Database(tmp_path / "o.db")
+    try:
+        assert len(await SqliteOutbox(second).for_delivery("d-1")) == 2
+    finally:
+        second.close()
