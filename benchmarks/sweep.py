@@ -182,13 +182,12 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(f"ratio:               {sequential / wall:.1f}x faster than sequential")
     # In a sliding minute the first `limit` writes go at once, then each further `limit` a minute later.
-    floor = (math.ceil(full.writes / limit) - 1) * 60
+    floor = (math.ceil(full.writes / limit) - 1) * (60 + PaceLimits().margin_seconds)
     print(f"write floor:         {_minutes(floor)}  ({full.writes} writes at {limit} a minute)")
     hours = math.ceil(full.writes / 500) - 1
     rest = (math.ceil((full.writes - hours * 500) / limit) - 1) * 60
     print(f"with 500 writes/h:   at least {hours} h {rest / 60:.0f} min (GitHub's hourly limit, if enforced)")
-    if peak > limit or base_peak > limit:
-        print("LIMIT EXCEEDED")
+    print("limits:              " + ("EXCEEDED" if peak > limit or base_peak > limit else "never exceeded"))
 
 
 def _arguments() -> argparse.Namespace:

@@ -31,9 +31,15 @@ class PaceLimits(BaseModel):
 
     per_minute: int = Field(default=80, ge=1)
     per_hour: int = Field(default=500, ge=1)
+    margin_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="Added to each window: a write leaves here a little before GitHub counts it, and not "
+        "always equally late, so a window exactly full here could read one over there.",
+    )
 
     def windows(self) -> tuple[tuple[int, float], ...]:
-        return ((self.per_minute, 60.0), (self.per_hour, 3600.0))
+        return ((self.per_minute, 60.0 + self.margin_seconds), (self.per_hour, 3600.0 + self.margin_seconds))
 
 
 class WritePacer:

@@ -19,8 +19,9 @@ class FakeTime:
         self.now += seconds
 
 
-def _pacer(per_minute: int, per_hour: int, time: FakeTime) -> WritePacer:
-    return WritePacer(PaceLimits(per_minute=per_minute, per_hour=per_hour), clock=time.clock, sleep=time.sleep)
+def _pacer(per_minute: int, per_hour: int, time: FakeTime, margin: float = 0.0) -> WritePacer:
+    limits = PaceLimits(per_minute=per_minute, per_hour=per_hour, margin_seconds=margin)
+    return WritePacer(limits, clock=time.clock, sleep=time.sleep)
 
 
 @pytest.mark.anyio
@@ -89,3 +90,14 @@ async def test_concurrent_writers_are_served_one_at_a_time_within_the_limit() ->
             for _ in range(10):
                 group.start_soon(writer)
     assert sorted(done) == [0.0] * 4 + [60.0] * 4 + [120.0] * 2
+
+
+@pytest.mark.anyio
+async def test_the_margin_keeps_a_full_window_from_reading_one_over_at_github() -> None:
+    time = FakeTime()
+    pacer = _pacer(2, 100, time, margin=1.0)
+    await pacer.acquire()
+    await pacer.acquire()
+    await pacer.acquire()
+    assert time.now == 61.0
+    assert PaceLimits().margin_seconds == 1.0
