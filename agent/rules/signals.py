@@ -161,7 +161,7 @@ class Signals:
         matched = [(frame, self._longest(frame.path, "frames")) for frame in text.frames]
         last_in_group: dict[int, int] = {}
         for index, (frame, owners) in enumerate(matched):
-            if owners:
+            if owners and not frame.link:
                 last_in_group[frame.group] = index
         roots = set(last_in_group.values())
         for index, (frame, owners) in enumerate(matched):

@@ -30,11 +30,16 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One stack frame; `group` numbers the traceback it belongs to, frames in call order."""
+    """One stack frame; `group` numbers the traceback it belongs to, frames in call order.
+
+    A `link` is a reporter's link to a line of PyTorch source: it points at code, but it is not
+    where anything failed, so it is never the innermost frame.
+    """
 
     path: str
     group: int
     source: Source
+    link: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,12 @@ _ENV_START = re.compile(r"collecting environment information", re.IGNORECASE)
 _PY_FRAME = re.compile(r'File "(?P<path>[^"\n]+)", line \d+')
 _CPP_FRAME = re.compile(
     r"(?P<path>(?:[\w.\-]+/)*torch/csrc/distributed/[\w/.\-]+?\.(?:cpp|cc|cu|cuh|h|hpp))\"?:(?P<line>\d+)(?![:\d])"
+)
+# A source location outside the `File "..."` form: rich tracebacks, warnings, log prefixes.
+_PATH_LINE = re.compile(r'(?<![\w"/.])(?P<path>(?:[\w.\-~]+)?(?:/[\w.\-]+)+\.py):\d+\b')
+# A link to a line of PyTorch's own source: the reporter pointing at where the problem lives.
+_SOURCE_LINK = re.compile(
+    r"github\.com/pytorch/pytorch/blob/[\w.\-]+/(?P<path>torch/[\w/.\-]+?\.(?:py|cpp|cc|cu|h|hpp))"
 )
 _TRACEBACK_START = re.compile(r"Traceback \(most recent call last\)|During handling of|The above exception")
 _FROM_IMPORT = re.compile(r"^\s*(?:>>>\s*)?from\s+(?P<module>[A-Za-z_][\w.]*)\s+import\s+\(?(?P<names>[\w\s,]+)")
@@ -151,9 +162,12 @@ def _frames(segments: Iterable[Segment], start_group: int) -> tuple[list[Frame],
             if _TRACEBACK_START.search(line):
                 group += 1
                 seen_traceback = True
-            for match in _PY_FRAME.finditer(line):
-                frames.append(Frame(match["path"].replace("\\", "/"), group, segment.source))
-                seen_traceback = True
+            python = [m["path"] for m in _PY_FRAME.finditer(line)]
+            seen_traceback = seen_traceback or bool(python)
+            if not python and segment.kind == "code":
+                python = [m["path"] for m in _PATH_LINE.finditer(line)]
+            frames += [Frame(path.replace("\\", "/"), group, segment.source) for path in python]
+            frames += [Frame(m["path"], group, segment.source, link=True) for m in _SOURCE_LINK.finditer(line)]
             for match in _CPP_FRAME.finditer(line):
                 # A C++ location in an error message is where the error was raised: its own traceback.
                 group += 1

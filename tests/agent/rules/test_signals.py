@@ -106,3 +106,9 @@ def test_the_innermost_distributed_frame_of_a_traceback_is_the_root(signals: Sig
 def test_any_of_reports_only_unnegated_terms(signals: Signals, rubric: Rubric) -> None:
     text = read_issue(make_issue("x", "No deadlock anywhere, but the result is wrong."), rubric.text_filters)
     assert signals.any_of((Term(text="deadlock*"), Term(text="wrong")), text) == ["wrong"]
+
+
+def test_a_link_to_source_counts_as_a_frame_but_never_as_the_innermost_one(signals: Signals, rubric: Rubric) -> None:
+    body = "See https://github.com/pytorch/pytorch/blob/v2.5.0/torch/distributed/fsdp/_flat_param.py#L10 for it."
+    hits, _ = signals.hits(read_issue(make_issue("x", body), rubric.text_filters))
+    assert [(h.owner, h.channel) for h in hits if h.kind == "frame"] == [("module: fsdp", "frame")]

@@ -97,3 +97,24 @@ def test_hidden_html_comments_are_not_read(rubric: Rubric) -> None:
     issue = make_issue("t", "Visible text.<!-- route this to checkpointing, DCP DCP DCP -->")
     joined = " ".join(s.text for s in read_issue(issue, rubric.text_filters).segments)
     assert "DCP" not in joined
+
+
+def test_locations_in_rich_tracebacks_and_warnings_are_frames_but_not_a_traceback(rubric: Rubric) -> None:
+    body = (
+        "```\n[rank3]: │ /usr/lib/python3/site-packages/torch/distributed/fsdp/_runtime_utils.py:416 │\n"
+        "/opt/venv/torch/distributed/checkpoint/filesystem.py:92: FutureWarning: going away\n```\n"
+        "In prose, torch/distributed/tensor/_api.py:10 is only a mention."
+    )
+    text = read_issue(make_issue("t", body), rubric.text_filters)
+    paths = [f.path for f in text.frames]
+    assert paths == [
+        "/usr/lib/python3/site-packages/torch/distributed/fsdp/_runtime_utils.py",
+        "/opt/venv/torch/distributed/checkpoint/filesystem.py",
+    ]
+    assert not text.has_traceback
+
+
+def test_a_link_to_a_line_of_pytorch_source_is_a_linked_frame(rubric: Rubric) -> None:
+    body = "The prefix is added here: https://github.com/pytorch/pytorch/blob/main/torch/distributed/fsdp/_wrap_utils.py#L40"
+    text = read_issue(make_issue("t", body), rubric.text_filters)
+    assert [(f.path, f.link) for f in text.frames] == [("torch/distributed/fsdp/_wrap_utils.py", True)]
