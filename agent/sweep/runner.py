@@ -1,15 +1,13 @@
 """One sweep over the queue: list, select, triage in two phases with bounded concurrency, verify, record.
 
-Every issue goes through `agent.pipeline.triage`, the same path as `agent triage`. The sweep adds
-what only a batch needs: a claim per issue (so concurrent sweeps never work on the same issue), a
-fresh read right before triage (the listing may be minutes old), the budget, a retry when a person
-edited the issue between the bot's read and its write, and an independent check of every applied
-outcome against the live issue.
+Every issue goes through `agent.pipeline.triage` (by way of `IssueWorker`), the same path as
+`agent triage`. The sweep adds what only a batch needs: Phase 1 before Phase 2, a claim per issue
+(so concurrent sweeps never work on the same issue), K workers, the budget, batch planning, and the
+run record every process appends to.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -20,12 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.audit import AuditLog
 from agent.claude import PrecomputedEngine
-from agent.engine import Engine, EngineFailure, Proposal, Usage
+from agent.engine import Engine, EngineFailure, Proposal
 from agent.github import GitHubError, ToolCaller, read_snapshot
-from agent.guarded_session import GuardedSession
-from agent.models import DEFAULT_REPO, Effects, IssueRef, IssueSnapshot, UsageError, split_repo
-from agent.pipeline import triage, verify
-from agent.result import TriageResult
+from agent.models import DEFAULT_REPO, IssueSnapshot, UsageError
 from agent.skillpack import SkillPack
 from agent.sweep.budget import Budget
 from agent.sweep.classified import HumanClassifiedEngine
@@ -33,12 +28,11 @@ from agent.sweep.pacer import PaceLimits, WritePacer
 from agent.sweep.progress import Progress
 from agent.sweep.queue import list_queue
 from agent.sweep.record import Event, IssueRecord, Listing, Phase, ProcessStats, SkipReason
-from agent.sweep.selection import PARENT_MARKER, QueueIssue, Recorded, queue_status, select
+from agent.sweep.selection import PARENT_MARKER, QueueIssue, select
 from agent.sweep.state import RunInfo, RunStore, this_process
+from agent.sweep.worker import IssueWorker
 
 __all__ = ["BatchPlanner", "Sweep", "SweepSettings", "open_run"]
-
-_log = logging.getLogger(__name__)
 
 # Plans for many snapshots at once (the Message Batches API), one result per snapshot, in order.
 BatchPlanner = Callable[[Sequence[IssueSnapshot]], Awaitable[list[Proposal | EngineFailure]]]
@@ -88,7 +82,6 @@ class Sweep:
         progress: Progress | None = None,
         batch: BatchPlanner | None = None,
     ) -> None:
-        split_repo(settings.repo)
         self.settings = settings
         self.caller = caller
         self.engine = engine
@@ -100,7 +93,15 @@ class Sweep:
         self.progress = progress
         self.batch = batch
         self.budget = Budget(limit_usd=settings.budget_usd, typical_usd=settings.typical_cost_usd)
-        self._records: dict[int, Recorded] = {}
+        self.worker = IssueWorker(
+            caller=caller,
+            pack=pack,
+            repo=settings.repo,
+            apply=settings.apply,
+            audit=audit,
+            parent_marker=settings.parent_marker,
+            stale_retries=settings.stale_retries,
+        )
         self._holder = f"{this_process()}:{secrets.token_hex(4)}"
         self._run: RunInfo | None = None
         self._listed_at = datetime.now(UTC)
@@ -130,8 +131,9 @@ class Sweep:
         settings = self.settings
         self._listed_at = _now()
         issues = await list_queue(self.caller, settings.repo, self.policy.queue_label)
-        self._records = self.store.records(settings.repo)
-        selection = select(issues, self.policy, parent_marker=settings.parent_marker, records=self._records)
+        records = self.store.records(settings.repo)
+        self.worker.records = records
+        selection = select(issues, self.policy, parent_marker=settings.parent_marker, records=records)
         done = self.store.done_in(self.run_id)
         phase1 = [issue for issue in selection.phase1 if issue.number not in done]
         pending = [issue for issue in selection.phase2 if issue.number not in done]
@@ -206,13 +208,13 @@ class Sweep:
             skip = self._claim(issue)
             if skip is None:
                 try:
-                    snapshot = await read_snapshot(self.caller, self._ref(issue))
+                    snapshot = await read_snapshot(self.caller, self.worker.ref(issue.number))
                 except GitHubError as error:
                     self._finish(issue)
                     self.budget.release()
                     self._record(IssueRecord(issue=issue.number, phase=2, status="failed", failure=f"GitHub: {error}"))
                     continue
-                if self._owes(snapshot, 2):
+                if self.worker.owes(snapshot, 2):
                     chosen.append((issue, snapshot))
                     continue
                 self._finish(issue)
@@ -229,7 +231,7 @@ class Sweep:
             for (issue, snapshot), result in pairs:
                 engine = PrecomputedEngine(result, name=f"{self.engine.name}-batch")
                 try:
-                    record = await self._triage(issue, 2, engine, snapshot=snapshot, retries=0)
+                    record = await self.worker.triage(issue.number, 2, engine, snapshot=snapshot, retries=0)
                 finally:
                     self._finish(issue)
                 self._settle(record)
@@ -264,7 +266,7 @@ class Sweep:
         if skip is not None:
             return IssueRecord(issue=issue.number, phase=phase, status="skipped", reason=skip)
         try:
-            return await self._triage(issue, phase, engine)
+            return await self.worker.triage(issue.number, phase, engine)
         finally:
             self._finish(issue)
 
@@ -284,92 +286,6 @@ class Sweep:
         self.store.finish_claim(
             repo=self.settings.repo, issue=issue.number, apply=self.settings.apply, holder=self._holder
         )
-
-    def _ref(self, issue: QueueIssue) -> IssueRef:
-        owner, name = split_repo(self.settings.repo)
-        return IssueRef(owner=owner, repo=name, number=issue.number)
-
-    def _owes(self, snapshot: IssueSnapshot, phase: Phase) -> bool:
-        status = queue_status(
-            snapshot.labels,
-            self.policy,
-            parent_marker=self.settings.parent_marker,
-            recorded=self._records.get(snapshot.ref.number),
-        )
-        return status == ("human_classified" if phase == 1 else "pending")
-
-    async def _triage(
-        self,
-        issue: QueueIssue,
-        phase: Phase,
-        engine: Engine,
-        *,
-        snapshot: IssueSnapshot | None = None,
-        retries: int | None = None,
-    ) -> IssueRecord:
-        ref = self._ref(issue)
-        clock = time.monotonic()
-        usage = Usage()
-        attempts = 0
-        retries = self.settings.stale_retries if retries is None else retries
-        try:
-            while True:
-                attempts += 1
-                fresh = snapshot if snapshot is not None else await read_snapshot(self.caller, ref)
-                snapshot = None
-                if not self._owes(fresh, phase):
-                    return IssueRecord(
-                        issue=issue.number, phase=phase, status="skipped", reason="not_pending", usage=usage
-                    )
-                result = await triage(
-                    ref,
-                    caller=self.caller,
-                    engine=engine,
-                    pack=self.pack,
-                    apply=self.settings.apply,
-                    audit=self.audit,
-                    snapshot=fresh,
-                )
-                usage += result.usage
-                if not (_stale(result) and attempts <= retries):
-                    break
-            record = _record_of(result, issue.number, phase, usage, attempts)
-            if result.status == "applied" and result.effects is not None:
-                record = await self._verify(ref, result.effects, record)
-        except GitHubError as error:
-            record = IssueRecord(
-                issue=issue.number, phase=phase, status="failed", failure=f"GitHub: {error}", usage=usage
-            )
-        except Exception as error:  # noqa: BLE001  # the per-issue top level: one issue's bug must not end the night
-            _log.exception("sweep: %s failed unexpectedly", ref)
-            failure = f"unexpected {type(error).__name__}: {error}"
-            record = IssueRecord(issue=issue.number, phase=phase, status="failed", failure=failure, usage=usage)
-        return record.model_copy(update={"seconds": time.monotonic() - clock, "attempts": attempts})
-
-    async def _verify(self, ref: IssueRef, planned: Effects, record: IssueRecord) -> IssueRecord:
-        """Prove the outcome on the live issue: every promised label is there and nothing is owed any more."""
-        policy = self.policy
-        live = await read_snapshot(self.caller, ref)
-        missing = verify(planned, live)
-        reapplied = False
-        if policy.marker in missing:
-            # Upstream lost markers to transient errors; the marker is the bot's own bookkeeping, so put it back.
-            session = GuardedSession(self.caller, ref, self.pack)
-            live = await session.apply(Effects(add_labels=(policy.marker,)))
-            reapplied = True
-            missing = verify(planned, live)
-        update: dict[str, object] = {"marker_reapplied": reapplied}
-        # A left-for-humans outcome is a finished one here, whatever the policy does with it tomorrow.
-        settled = policy.model_copy(update={"requeue_high_priority": False})
-        status = queue_status(live.labels, settled, parent_marker=self.settings.parent_marker)
-        if missing:
-            update |= {"status": "failed", "failure": f"labels missing on the live issue: {', '.join(missing)}"}
-        elif status in ("pending", "human_classified"):
-            live_labels = ", ".join(live.labels)
-            update |= {"status": "failed", "failure": f"the live issue still owes triage (labels: {live_labels})"}
-        else:
-            update["verified"] = True
-        return record.model_copy(update=update)
 
     # -- the record ---------------------------------------------------------------------------------
 
@@ -392,23 +308,3 @@ class Sweep:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _stale(result: TriageResult) -> bool:
-    return result.status == "failed" and (result.failure or "").startswith("stale plan")
-
-
-def _record_of(result: TriageResult, issue: int, phase: Phase, usage: Usage, attempts: int) -> IssueRecord:
-    effects = result.effects
-    return IssueRecord(
-        issue=issue,
-        phase=phase,
-        status=result.status,
-        decision=result.plan.decision if result.plan else None,
-        outcome=effects.outcome if effects else None,
-        added=effects.add_labels if effects else (),
-        templates=effects.templates if effects else (),
-        failure=result.failure,
-        usage=usage,
-        attempts=attempts,
-    )
