@@ -196,6 +196,10 @@ class Negation(_Strict):
     cues: tuple[str, ...] = Field(min_length=1, description="Phrases that negate a term right after them.")
     fillers: tuple[str, ...] = Field(default=(), description="Words allowed between a cue and the term.")
     window: int = Field(ge=0, le=8, description="At most this many words between cue and term.")
+    contrast_cues: tuple[str, ...] = Field(
+        default=(), description="Cues that name what fails, not what is unused, after a success in the sentence."
+    )
+    success: tuple[str, ...] = Field(default=(), description="Words of something working ('works', 'fine').")
 
 
 class Trap(Condition):

@@ -23,6 +23,7 @@ Kind = Literal["phrase", "api", "import", "frame", "label"]
 MARKERS = "distributed markers"
 _ALL_CHANNELS: tuple[Channel, ...] = ("title", "prose", "code")
 _CLAUSE_END = re.compile(r"[.;:!?\n]|\bbut\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.;:!?\n]")
 _TOKEN = re.compile(r"[\w'./+\-]+")
 
 
@@ -172,18 +173,29 @@ class Signals:
 
 def _negated(text: str, start: int, negation: Negation) -> bool:
     """Whether a cue ("not using", "without") governs the term starting at `start`."""
-    clause = _CLAUSE_END.split(text[max(0, start - 200) : start])[-1]
-    tokens = [t.replace("’", "'") for t in _TOKEN.findall(clause.replace("’", "'"))]
+    before = text[max(0, start - 200) : start].replace("’", "'")
+    clause = _CLAUSE_END.split(before)[-1]
+    tokens = _TOKEN.findall(clause)
     fillers = {f.lower() for f in negation.fillers}
     cues = [tuple(c.lower().split()) for c in negation.cues]
     for between in range(min(negation.window, len(tokens)) + 1):
         gap = tokens[len(tokens) - between :]
         if not all(t.lower() in fillers or _is_name(t) for t in gap):
             break
-        before = [t.lower() for t in tokens[: len(tokens) - between]]
-        if any(len(before) >= len(cue) and tuple(before[-len(cue) :]) == cue for cue in cues):
-            return True
+        before_gap = [t.lower() for t in tokens[: len(tokens) - between]]
+        for cue in cues:
+            if len(before_gap) >= len(cue) and tuple(before_gap[-len(cue) :]) == cue:
+                sentence = _TOKEN.findall(_SENTENCE_END.split(before)[-1])
+                earlier = sentence[: len(sentence) - between - len(cue)]
+                return not _contrast(" ".join(cue), earlier, negation)
     return False
+
+
+def _contrast(cue: str, earlier: list[str], negation: Negation) -> bool:
+    """Whether a contrast cue follows a success in its sentence: "works with DDP but not with FSDP"."""
+    if cue not in {c.lower() for c in negation.contrast_cues}:
+        return False
+    return bool({t.lower() for t in earlier} & {w.lower() for w in negation.success})
 
 
 def _is_name(token: str) -> bool:

@@ -69,6 +69,10 @@ def test_api_names_are_case_sensitive(signals: Signals, rubric: Rubric) -> None:
         ("Training with DDP does not converge.", [False]),
         ("It does not work with DDP at all.", [False]),
         ("DDP is not the problem", [False]),
+        ("It works with FSDP but not with DDP.", [False]),
+        ("Fine on one GPU, not with DDP on two.", [False]),
+        ("We wrap with FSDP but not DDP.", [True]),
+        ("It works. This is not a DDP bug.", [True]),
     ],
 )
 def test_negated_and_comparative_mentions_are_marked(
