@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -145,6 +146,101 @@ def test_device_mesh_and_symmetric_memory_bugs_route_to_infra(triage: Triage) ->
     symm = triage("symmetric memory rendezvous fails on two GPUs", "NVSHMEM init error during rendezvous.")
     assert _sub(mesh) == [INFRA]
     assert _sub(symm) == [INFRA]
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "sub_oncall", "module"),
+    [
+        (
+            "dcp.save hangs with async_save",
+            "Calling dcp.async_save every 100 steps; the second call never returns.",
+            CKPT,
+            None,
+        ),
+        (
+            "A checkpoint saved on 8 GPUs does not load on 4",
+            "Saved with torch.distributed.checkpoint; dcp.load on a smaller world size raises a size mismatch.",
+            CKPT,
+            None,
+        ),
+        (
+            "Optimizer state keys keep the compile prefix",
+            "get_optimizer_state_dict keeps _orig_mod in names after compile; set_optimizer_state_dict then fails.",
+            CKPT,
+            None,
+        ),
+        (
+            "torchrun rendezvous times out on two nodes",
+            "torchrun --nnodes=2 --rdzv_backend=c10d stops with RendezvousTimeoutError.",
+            INFRA,
+            None,
+        ),
+        ("torchrun --standalone starts every worker on GPU 0", "Four workers, one device.", INFRA, None),
+        (
+            "Flight recorder dump is empty after a collective timeout",
+            "TORCH_NCCL_TRACE_BUFFER_SIZE is set but fr_trace finds no entries.",
+            INFRA,
+            None,
+        ),
+        (
+            "ncclUnhandledCudaError during all_reduce",
+            "NCCL error: unhandled cuda error after a few hours.",
+            INFRA,
+            None,
+        ),
+        ("Gloo all_reduce of CPU tensors is slow", "A 1GB all_reduce over gloo takes ten seconds.", INFRA, None),
+        (
+            "new_group hangs when ranks come in a different order",
+            "new_group(ranks=[1, 0]) on one rank hangs.",
+            INFRA,
+            None,
+        ),
+        (
+            "Loss differs with ColwiseParallel and RowwiseParallel",
+            "parallelize_module on the MLP gives a different loss from the single-device run.",
+            PAR,
+            "module: dtensor",
+        ),
+        (
+            "ScheduleInterleaved1F1B never finishes",
+            "PipelineStage with four stages stalls in step one.",
+            PAR,
+            "module: pipelining",
+        ),
+        (
+            "context_parallel gives different q gradients",
+            "With context_parallel around SDPA the gradients differ from the unsharded run.",
+            PAR,
+            "module: context parallel",
+        ),
+        (
+            "fully_shard ignores reduce_dtype",
+            "Gradients reduce in bf16 although MixedPrecisionPolicy sets reduce_dtype=torch.float32.",
+            PAR,
+            "module: fsdp",
+        ),
+        (
+            "FULL_STATE_DICT with rank0_only still gathers everywhere",
+            "Under FSDP.state_dict_type with FullStateDictConfig(rank0_only=True), state_dict() fills every rank.",
+            PAR,
+            "module: fsdp",
+        ),
+        (
+            "Loss becomes NaN with DDP on eight GPUs",
+            "Launched with torchrun; DistributedDataParallel training diverges, one GPU is fine.",
+            PAR,
+            "module: ddp",
+        ),
+        ("ZeroRedundancyOptimizer consolidate_state_dict hangs", "Only rank 0 calls it.", PAR, None),
+    ],
+)
+def test_invented_issues_of_each_area_route_to_their_owner(
+    triage: Triage, title: str, body: str, sub_oncall: str, module: str | None
+) -> None:
+    plan = triage(title, body)
+    assert _sub(plan) == [sub_oncall]
+    if module is not None:
+        assert module in _modules(plan)
 
 
 def test_a_vague_distributed_issue_routes_to_parallelisms_by_default(triage: Triage) -> None:
