@@ -62,6 +62,11 @@ class Term(_Strict):
     text: str = Field(min_length=1)
     weight: float = Field(default=1.0, gt=0, le=10)
     channels: tuple[Channel, ...] = Field(default=(), description="Where it counts; empty means everywhere.")
+    whole: bool = Field(
+        default=False,
+        description="A phrase that matches only a whole identifier: scatter is not scatter_add. Always so "
+        "for phrases with an underscore.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -45,7 +45,7 @@ class Hit:
 
 
 @lru_cache(maxsize=4096)
-def _phrase(text: str) -> re.Pattern[str]:
+def _phrase(text: str, whole: bool = False) -> re.Pattern[str]:
     anchored = text.startswith("^")
     body = text[1:] if anchored else text
     special = {" ": r"[\s_\-]*", "*": r"\w*", "#": r"\d+"}
@@ -53,7 +53,7 @@ def _phrase(text: str) -> re.Pattern[str]:
     # Underscores separate words in phrases: "allgather_coalesced" mentions allgather. A phrase that
     # is itself an identifier (it has an underscore) is one whole name: get_state_dict is not
     # get_state_dict_type, nor is world_size get_world_size.
-    edge = r"\w" if "_" in body else r"[^\W_]"
+    edge = r"\w" if whole or "_" in body else r"[^\W_]"
     head = r"^\s*(?:\[[^\]\n]*\]\s*)*" if anchored else (rf"(?<!{edge})" if re.match(r"[\w#]", body) else "")
     tail = rf"(?!{edge})" if re.search(r"[\w*]$", body) else ""
     return re.compile(head + core + tail, re.IGNORECASE | re.MULTILINE)
@@ -87,7 +87,7 @@ class Signals:
 
     def _spans(self, term: Term, text: IssueText, kind: Kind) -> Iterator[tuple[Segment, int, int, bool]]:
         channels = term.channels or _ALL_CHANNELS
-        pattern = _phrase(term.text) if kind == "phrase" else _api(term.text)
+        pattern = _phrase(term.text, term.whole) if kind == "phrase" else _api(term.text)
         for segment in text.segments:
             channel = _channel(segment)
             if channel not in channels:

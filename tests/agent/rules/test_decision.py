@@ -107,6 +107,19 @@ def test_a_domain_library_that_only_says_distributed_is_not_distributed(triage: 
     assert triage("Detection reference fails on resize", body).decision == "not_distributed"
 
 
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("MPS: scatter_add gives a different result from CPU", "On an M2 laptop the op disagrees with the CPU result."),
+        ("libnccl.so.2 cannot be opened at import", "After installing the cu121 wheel, import torch raises OSError."),
+        ("Workers of a DataLoader leak shared memory", "With num_workers=8, /dev/shm fills up and the job dies."),
+        ("Inductor miscompiles a reduction over a transposed input", "The compiled output differs from eager."),
+    ],
+)
+def test_invented_issues_from_other_areas_are_not_distributed(triage: Triage, title: str, body: str) -> None:
+    assert triage(title, body).decision == "not_distributed"
+
+
 def test_a_known_module_label_keeps_an_issue_distributed_even_with_trap_words(triage: Triage) -> None:
     body = "undefined symbol during build from source"
     plan = triage("Build problem", body, labels=[QUEUE, "module: nccl"])

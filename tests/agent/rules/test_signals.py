@@ -40,6 +40,13 @@ def test_one_mention_counts_once_for_an_owner_even_when_several_terms_match_it(
     assert len([h for h in hits if h.owner == "module: fsdp"]) == 1
 
 
+def test_a_whole_word_phrase_does_not_match_inside_an_identifier(signals: Signals, rubric: Rubric) -> None:
+    text = read_issue(make_issue("x", "scatter_add is wrong, but a plain scatter works"), rubric.text_filters)
+    whole = Term(text="scatter", whole=True)
+    assert [neg for _, neg in signals.find(whole, text)] == [False]
+    assert len(list(signals.find(Term(text="scatter"), text))) == 2
+
+
 def test_a_trailing_star_matches_word_endings(signals: Signals, rubric: Rubric) -> None:
     assert _found(signals, rubric, "hang*", "it hangs, then keeps hanging") == [False, False]
 
