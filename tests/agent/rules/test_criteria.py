@@ -16,6 +16,11 @@ from .conftest import make_issue
         ("[RFC] Per-module reduce dtype for DDP", "Let users pick the reduction dtype per bucket.", "request"),
         ("DDP raises on unused parameters", "It used to be fine.", "bug"),
         ("Memory use per rank with FSDP", "Thinking about ways to see memory per rank.", "unclear"),
+        (
+            "Check bucket names in debug mode",
+            "## Feature\n\nA hang took days to debug; a check would catch it.",
+            "request",
+        ),
         ("FSDP device_mesh argument", "### 📚 The doc issue\n\nThe argument is missing from the page.", "task"),
     ],
 )
