@@ -176,9 +176,12 @@ def choose_route(evidence: Evidence, text: IssueText, signals: Signals) -> Route
     discussed = set(routing.discussed_channels)
 
     def evident(key: str) -> bool:
+        owners = _route_owners(rubric, key)
+        # A module label someone already set is that route's classification, however loud the text.
+        if any("label" in evidence.channels(o) for o in owners):
+            return True
         if scores[key] < routing.min_score or scores[key] < routing.min_share * best:
             return False
-        owners = _route_owners(rubric, key)
         return key == routing.default or any(evidence.channels(o) & discussed for o in owners if evidence.of(o) > 0)
 
     candidates = tuple(key for key in routing.precedence if evident(key))

@@ -65,6 +65,14 @@ def test_a_module_label_alone_is_incomplete_and_routes_by_that_module(triage: Tr
     assert "triaged" in plan.labels
 
 
+def test_an_existing_module_label_routes_by_its_team_however_loud_the_text(triage: Triage) -> None:
+    body = "With FSDP2, fully_shard(reshard_after_forward=False) still reshards; FSDP2 docs say otherwise.\n"
+    plan = triage(
+        "FSDP2 fully_shard reshard_after_forward ignored", body + FSDP2_SCRIPT, labels=[QUEUE, "module: c10d"]
+    )
+    assert _sub(plan) == [INFRA]
+
+
 def test_a_sub_oncall_alone_is_kept_and_never_doubled(triage: Triage) -> None:
     body = "The store drops keys when two ranks call `TCPStore.set` at once.\n" + DDP_SCRIPT
     plan = triage("Keys vanish from the store", body, labels=[QUEUE, CKPT])
