@@ -122,10 +122,17 @@ def test_a_domain_library_that_only_says_distributed_is_not_distributed(triage: 
         ("libnccl.so.2 cannot be opened at import", "After installing the cu121 wheel, import torch raises OSError."),
         ("Workers of a DataLoader leak shared memory", "With num_workers=8, /dev/shm fills up and the job dies."),
         ("Inductor miscompiles a reduction over a transposed input", "The compiled output differs from eager."),
+        ("UNSTABLE trunk / linux-jammy-cuda12.4-py3.10 / test (distributed)", "The runners lost their mounts."),
     ],
 )
 def test_invented_issues_from_other_areas_are_not_distributed(triage: Triage, title: str, body: str) -> None:
     assert triage(title, body).decision == "not_distributed"
+
+
+def test_a_disabled_distributed_test_stays_with_the_tests_owner(triage: Triage) -> None:
+    plan = triage("DISABLED test_all_reduce_coalesced (__main__.ProcessGroupNCCLTest)", "Flaky on trunk in CI.")
+    assert plan.decision != "not_distributed"
+    assert _sub(plan) == [INFRA]
 
 
 def test_a_known_module_label_keeps_an_issue_distributed_even_with_trap_words(triage: Triage) -> None:
