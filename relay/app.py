@@ -140,11 +140,12 @@ async def open_relay(
 
 
 def create_app(relay: Relay, *, background: bool = True) -> Starlette:
-    """The HTTP app; with `background=False` nothing is dispatched or swept (tests, benchmarks)."""
+    """The HTTP app; with `background=False` nothing is dispatched, swept or reloaded (tests, benchmarks)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
+            tg.start_soon(relay.database.checkpoints)
             if background:
                 tg.start_soon(relay.dispatcher.run)
                 tg.start_soon(relay.sweeper.run)

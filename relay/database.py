@@ -1,61 +1,159 @@
 """The embedded SQLite database that holds the outbox, the job states and the results.
 
-One process owns the file (an exclusive lock next to it says so): the relay's single event loop is
-then the only writer, and every statement runs inline on it. A statement on local disk in WAL mode
-takes well under a millisecond, less than handing it to a thread would cost.
+One process owns the file (an exclusive lock next to it says so). Reads run inline on the event
+loop through their own connection: in WAL mode they never wait for a writer. Writes go to a single
+writer thread with group commit: whatever writes queue up while one transaction commits go into
+the next one together (if one of them fails, each is redone alone, so only that one reports an
+error). The loop never blocks on a commit, and under load a commit is shared by many requests.
+Checkpoints (copying the log back into the database, with its fsync) run in another thread on a
+connection of their own and never block writers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
+import queue
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, TypeVar, cast
+
+import anyio
 
 __all__ = ["Database", "DatabaseBusy"]
+
+T = TypeVar("T")
 
 
 class DatabaseBusy(RuntimeError):
     """Another relay process already owns the database file."""
 
 
+class _Write:
+    def __init__(self, fn: Callable[[sqlite3.Connection], object], loop: asyncio.AbstractEventLoop) -> None:
+        self.fn = fn
+        self.future: asyncio.Future[object] = loop.create_future()
+        self.loop = loop
+
+
+def _settle(outcomes: list[tuple[_Write, object, BaseException | None]]) -> None:
+    """Hand a batch's outcomes to their callers (on the event loop)."""
+    for entry, result, error in outcomes:
+        if entry.future.cancelled():  # the caller went away; the write itself stands
+            continue
+        if error is None:
+            entry.future.set_result(result)
+        else:
+            entry.future.set_exception(error)
+
+
 class Database:
-    """A SQLite connection in WAL mode, owned by this process until closed."""
+    """A SQLite database in WAL mode, owned by this process until closed."""
 
     def __init__(self, path: Path, *, synchronous: Literal["normal", "full"] = "normal") -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock: IO[bytes] | None = open(path.with_name(path.name + ".lock"), "wb")  # noqa: SIM115 -- held until close()
+        self._lock_file: IO[bytes] | None = open(path.with_name(path.name + ".lock"), "wb")  # noqa: SIM115 -- held until close()
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            self._lock.close()
+            self._lock_file.close()
             raise DatabaseBusy(
                 f"another relay process is using {path}; stop it or point store.database elsewhere"
             ) from exc
-        # Autocommit; multi-statement writes use transaction(). The loop thread is the only user.
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        self.conn.execute("PRAGMA busy_timeout=5000")
-        self.conn.execute("PRAGMA foreign_keys=ON")
+        self._writer = self._connect(synchronous)
+        self._writer.execute("PRAGMA journal_mode=WAL")
+        self.conn = self._connect(synchronous)
+        """For reads on the event loop; writes go through write()."""
+        self._checkpointer = self._connect(synchronous)
+        self._checkpointing = threading.Lock()
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"sqlite-writer:{path.name}", daemon=True)
+        self._thread.start()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
-        self.conn.execute("BEGIN IMMEDIATE")
+    def _connect(self, synchronous: str) -> sqlite3.Connection:
+        # Autocommit: the writer opens the transactions. Each connection is used by one thread at a time.
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # see checkpoints()
+        return conn
+
+    def create(self, schema: str) -> None:
+        """Create tables and indexes if missing; at start-up, before any write()."""
+        self._writer.executescript(schema)
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the writer connection inside a committed transaction; its result or its error.
+
+        If the caller is cancelled meanwhile, the write may still be committed. (asyncio only, which
+        is what uvicorn runs.)
+        """
+        if not self._thread.is_alive():
+            raise RuntimeError(f"the database {self.path} is closed")
+        entry = _Write(fn, asyncio.get_running_loop())
+        self._queue.put(entry)
+        return cast(T, await entry.future)
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            while True:  # everything queued meanwhile shares the commit
+                try:
+                    entry = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if entry is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(entry)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Write]) -> None:
+        outcomes = self._apply(batch)
+        loops = {entry.loop for entry in batch}
+        for loop in loops:  # one wake-up per loop and batch, not one per write
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
+                loop.call_soon_threadsafe(_settle, [o for o in outcomes if o[0].loop is loop])
+
+    def _apply(self, batch: list[_Write]) -> list[tuple[_Write, object, BaseException | None]]:
+        conn = self._writer
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            results = [entry.fn(conn) for entry in batch]
+            conn.execute("COMMIT")
+        except Exception as exc:  # noqa: BLE001 -- one write failed: redo each alone so only that one reports it
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if len(batch) == 1:
+                return [(batch[0], None, exc)]
+            return [outcome for entry in batch for outcome in self._apply([entry])]
+        return [(entry, result, None) for entry, result in zip(batch, results, strict=True)]
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database without blocking writers (any thread)."""
+        with self._checkpointing:
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def checkpoints(self, interval: float = 1.0) -> None:
+        """Checkpoint in a worker thread once per interval, until cancelled."""
+        while True:
+            await anyio.sleep(interval)
+            await anyio.to_thread.run_sync(self.checkpoint)
 
     def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        with self._checkpointing:
+            self._checkpointer.close()
         self.conn.close()
-        if self._lock is not None:
-            self._lock.close()  # closing releases the flock
-            self._lock = None
+        self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._writer.close()
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing releases the flock
+            self._lock_file = None

@@ -254,7 +254,7 @@ def _row(raw: Any) -> ResultRow:
 class SqliteResultsStore:
     def __init__(self, db: Database) -> None:
         self._db = db
-        db.conn.executescript(_SCHEMA)
+        db.create(_SCHEMA)
         updates = [f"{name} = excluded.{name}" for name in _REPLACED]
         updates += [f"reported_{name} = COALESCE(excluded.reported_{name}, reported_{name})" for name in _REPORTED]
         self._upsert = (
@@ -263,7 +263,8 @@ class SqliteResultsStore:
         )
 
     async def upsert(self, row: ResultRow) -> None:
-        self._db.conn.execute(self._upsert, _values(row))
+        values = _values(row)
+        await self._db.write(lambda conn: conn.execute(self._upsert, values))
 
     async def query(self, *, downstream_repo: str | None = None, delivery_id: str | None = None) -> list[ResultRow]:
         clauses, params = [], []

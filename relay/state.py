@@ -197,7 +197,7 @@ def _record(row: Any) -> JobRecord:
 class SqliteJobStore:
     def __init__(self, db: Database) -> None:
         self._db = db
-        db.conn.executescript(_SCHEMA)
+        db.create(_SCHEMA)
 
     async def get(self, key: JobKey) -> JobRecord | None:
         row = self._db.conn.execute(
@@ -208,45 +208,42 @@ class SqliteJobStore:
 
     async def put_if(self, record: JobRecord, expected: JobState | None) -> bool:
         k = record.key
+        row: tuple[object, ...]
         if expected is None:
-            return bool(
-                self._db.conn.execute(
-                    "INSERT OR IGNORE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        k.delivery_id,
-                        k.repo,
-                        k.run_id,
-                        k.run_attempt,
-                        k.job_name,
-                        record.workflow_name,
-                        record.check_run_id,
-                        record.state,
-                        record.conclusion,
-                        record.in_progress_at,
-                        record.completed_at,
-                        record.in_progress_digest,
-                        record.completed_digest,
-                    ),
-                ).rowcount
+            row = (
+                k.delivery_id,
+                k.repo,
+                k.run_id,
+                k.run_attempt,
+                k.job_name,
+                record.workflow_name,
+                record.check_run_id,
+                record.state,
+                record.conclusion,
+                record.in_progress_at,
+                record.completed_at,
+                record.in_progress_digest,
+                record.completed_digest,
             )
-        return bool(
-            self._db.conn.execute(
+            sql = "INSERT OR IGNORE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        else:
+            row = (
+                record.state,
+                record.conclusion,
+                record.completed_at,
+                record.completed_digest,
+                k.delivery_id,
+                k.repo,
+                k.run_id,
+                k.run_attempt,
+                k.job_name,
+                expected,
+            )
+            sql = (
                 "UPDATE jobs SET state = ?, conclusion = ?, completed_at = ?, completed_digest = ?"
-                " WHERE delivery_id = ? AND repo = ? AND run_id = ? AND run_attempt = ? AND job_name = ? AND state = ?",
-                (
-                    record.state,
-                    record.conclusion,
-                    record.completed_at,
-                    record.completed_digest,
-                    k.delivery_id,
-                    k.repo,
-                    k.run_id,
-                    k.run_attempt,
-                    k.job_name,
-                    expected,
-                ),
-            ).rowcount
-        )
+                " WHERE delivery_id = ? AND repo = ? AND run_id = ? AND run_attempt = ? AND job_name = ? AND state = ?"
+            )
+        return bool(await self._db.write(lambda conn: conn.execute(sql, row).rowcount))
 
     async def stale(self, before: float, *, limit: int) -> list[JobRecord]:
         rows = self._db.conn.execute(
@@ -256,6 +253,11 @@ class SqliteJobStore:
         return [_record(row) for row in rows]
 
     async def purge(self, before: float) -> int:
-        return self._db.conn.execute(
-            "DELETE FROM jobs WHERE state != 'in_progress' AND COALESCE(completed_at, in_progress_at) < ?", (before,)
-        ).rowcount
+        return await self._db.write(
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM jobs WHERE state != 'in_progress' AND COALESCE(completed_at, in_progress_at) < ?",
+                    (before,),
+                ).rowcount
+            )
+        )

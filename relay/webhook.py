@@ -173,6 +173,8 @@ class WebhookEndpoint:
         self._outbox = outbox
         self._handlers = handlers
         self._clock = clock
+        self._targets_of: Allowlist | None = None
+        self._targets_cache: dict[tuple[str, tuple[str, ...]], tuple[Target, ...]] = {}
 
     async def handle(self, request: Request) -> Response:
         event = request.headers.get("x-github-event", "")
@@ -226,15 +228,28 @@ class WebhookEndpoint:
             received_at=self._clock(),
             body=body,
         )
-        targets = [
-            Target(
-                repo=entry.repo,
-                level=entry.level,
-                check_run_wanted=decision.event == "pull_request"
-                and allowlist.check_run_wanted(entry.repo, decision.labels),
-            )
-            for entry in allowlist.entries
-        ]
+        targets = self._targets(allowlist, decision)
         if not await self._outbox.record(delivery, targets):
             return JSONResponse({"status": "duplicate", "delivery_id": delivery_id})
         return JSONResponse({"status": "queued", "delivery_id": delivery_id, "targets": len(targets)}, status_code=202)
+
+    def _targets(self, allowlist: Allowlist, decision: Dispatch) -> tuple[Target, ...]:
+        """Every allowlisted repo, and whether it wants check runs; built once per allowlist and label set."""
+        labels = tuple(sorted(label for label in decision.labels if label.startswith(LABEL_PREFIX)))
+        key = (decision.event, labels)
+        if self._targets_of is not allowlist:
+            self._targets_of, self._targets_cache = allowlist, {}
+        targets = self._targets_cache.get(key)
+        if targets is None:
+            targets = tuple(
+                Target(
+                    repo=entry.repo,
+                    level=entry.level,
+                    check_run_wanted=decision.event == "pull_request"
+                    and allowlist.check_run_wanted(entry.repo, labels),
+                )
+                for entry in allowlist.entries
+            )
+            if len(self._targets_cache) < 256:  # label sets are few; bound it anyway
+                self._targets_cache[key] = targets
+        return targets
