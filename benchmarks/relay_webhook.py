@@ -82,9 +82,10 @@ def _payload() -> bytes:
 def _allowlist(repos: int) -> str:
     names = [f"backend-{i:02d}/pytorch-ci" for i in range(repos)]
     quarter = max(repos // 4, 1)
-    lines = ["L1:", *(f"  - {n}" for n in names[:quarter]), "L2:", *(f'  - {n}: "oncall"' for n in names[quarter:2 * quarter])]
-    lines += ["L3:", "  npu:", *(f"    {n}: [oncall]" for n in names[2 * quarter:3 * quarter])]
-    lines += ["L4:", *(f"  - {n}" for n in names[3 * quarter:])]
+    lines = ["L1:", *(f"  - {n}" for n in names[:quarter])]
+    lines += ["L2:", *(f'  - {n}: "oncall"' for n in names[quarter : 2 * quarter])]
+    lines += ["L3:", "  npu:", *(f"    {n}: [oncall]" for n in names[2 * quarter : 3 * quarter])]
+    lines += ["L4:", *(f"  - {n}" for n in names[3 * quarter :])]
     return "\n".join(lines) + "\n"
 
 
@@ -161,9 +162,8 @@ async def _load(port: int, body: bytes, requests: int, concurrency: int) -> tupl
             writer.write(head + delivery + body)
             headers = await reader.readuntil(b"\r\n\r\n")
             status = int(headers.split(b" ", 2)[1])
-            length = next(
-                int(line.split(b":", 1)[1]) for line in headers.split(b"\r\n") if line.lower().startswith(b"content-length")
-            )
+            lines = headers.split(b"\r\n")
+            length = next(int(line.split(b":", 1)[1]) for line in lines if line.lower().startswith(b"content-length"))
             await reader.readexactly(length)
             latencies.append(time.perf_counter() - started)
             if status not in (200, 202):

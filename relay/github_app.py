@@ -44,6 +44,8 @@ def classify_response(response: httpx2.Response, *, action: str, now: float) -> 
         reset = _float(response.headers.get("x-ratelimit-reset"))
         if reset is not None:
             retry_after = max(retry_after or 0.0, reset - now)
+    if status in (403, 429) and retry_after is None and "secondary rate limit" in detail.lower():
+        retry_after = 60.0  # GitHub's advice when a secondary limit comes without Retry-After
     rate_limited = status == 429 or (status == 403 and retry_after is not None)
     retryable = rate_limited or status >= 500
     kind = "rate limited" if rate_limited else f"HTTP {status}"

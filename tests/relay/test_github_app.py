@@ -41,6 +41,12 @@ def test_errors_are_retryable_only_for_outages_and_rate_limits(
     assert "dispatch" in str(error) and "nope" in str(error)
 
 
+def test_a_secondary_rate_limit_without_retry_after_waits_a_minute() -> None:
+    response = _response(403, message="You have exceeded a secondary rate limit. Please wait a few minutes.")
+    error = classify_response(response, action="dispatch", now=0.0)
+    assert (error.retryable, error.retry_after) == (True, 60.0)
+
+
 def test_a_retry_after_date_counts_from_now() -> None:
     headers = {"retry-after": "Thu, 01 Jan 1970 00:20:00 GMT"}
     assert classify_response(_response(429, headers), action="x", now=1000.0).retry_after == 200.0
