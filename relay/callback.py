@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from relay.allowlist import Allowlist, Level, level_at_least
-from relay.callback_schema import CallbackBody, body_digest
+from relay.callback_schema import CallbackBody, body_digest, canonical_json
 from relay.callback_token import CallbackTokenError, CallbackTokens
 from relay.endpoint import BodyTooLarge, problem, read_body
 from relay.oidc import OidcError, OidcUnavailable, VerifiedIdentity
@@ -157,7 +157,7 @@ class CallbackEndpoint:
 
         if job.state == report.status:
             # A duplicate rewrites the identical row, which repairs a row lost after the state was saved.
-            row = build_row(level=level, dispatch=dispatch, job=job, report=report, raw_body=text)
+            row = build_row(level=level, dispatch=dispatch, job=job, report=report, raw_body=canonical_json(raw))
             await self._results.upsert(row)
         queue, execution = timings(dispatch, job)
         answer: dict[str, object] = {

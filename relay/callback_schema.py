@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-__all__ = ["CallbackBody", "Conclusion", "TestResults", "WorkflowReport", "body_digest"]
+__all__ = ["CallbackBody", "Conclusion", "TestResults", "WorkflowReport", "body_digest", "canonical_json"]
 
 Conclusion = Literal["success", "failure", "cancelled", "skipped", "timed_out", "neutral", "action_required", "stale"]
 
@@ -81,7 +81,11 @@ class CallbackBody(BaseModel):
     workflow: WorkflowReport
 
 
+def canonical_json(raw: Any) -> str:
+    """A parsed JSON body written back independently of the sender's key order and spacing."""
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def body_digest(raw: Any) -> str:
-    """Hash of a parsed JSON body, independent of key order and spacing: equal for exact duplicates."""
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """Hash of the canonical body: equal for exact duplicates."""
+    return hashlib.sha256(canonical_json(raw).encode()).hexdigest()

@@ -1,8 +1,9 @@
 """Dispatch workers: drain the outbox into `repository_dispatch`, with retries and a bounded budget.
 
-A pump claims due rows (a lease plus one counted attempt each) and hands them to a fixed pool of
-workers. A 5xx, a network error or a rate limit puts the row back with exponential backoff (never
-sooner than GitHub's Retry-After); anything else, or the last allowed attempt, records a failure.
+A pump, woken by every change to the outbox or by the next due time, claims due rows (a lease plus
+one counted attempt each) and hands them to a fixed pool of workers. A 5xx, a network error or a
+rate limit puts the row back with exponential backoff (never sooner than GitHub's Retry-After);
+anything else, or the last allowed attempt, records a failure.
 Because the attempt is counted before the request leaves, a crash cannot grant extra attempts, and
 rows leased by a dead process are released at start. The one case the relay cannot settle is a
 request that was in flight when the process died: it is sent again (at-least-once), and its

@@ -2,9 +2,9 @@
 
 Rows are upserted on (downstream_repo, delivery_id, workflow_name, job_name, check_run_id), so the
 completed report replaces the in_progress one, as ReplacingMergeTree does in production. Columns the
-relay vouches for are kept apart from what the downstream job said: the `reported_*` columns and
-`reported_body` (the verbatim callback) are untrusted; a later report never blanks a reported value
-an earlier one gave (a completed report carries no `started_at`).
+relay vouches for are kept apart from what the downstream job said: the `reported_*` columns
+(`reported_body` holds the whole callback, keys sorted) are untrusted, and a later report never
+blanks a value an earlier one gave (a completed report carries no `started_at`).
 
 Mapping onto ClickHouse `default.crcr_workflow_job` (research §10.4), for the production backend:
 

@@ -199,7 +199,8 @@ class WebhookEndpoint:
             return problem(400, "body is not UTF-8 JSON")
         if not isinstance(payload, dict):
             return problem(400, "body is not a JSON object")
-        repo = payload.get("repository", {}).get("full_name") if isinstance(payload.get("repository"), dict) else None
+        repository = payload.get("repository")
+        repo = repository.get("full_name") if isinstance(repository, dict) else None
         if not isinstance(repo, str) or repo.lower() != self._upstream:
             return JSONResponse({"status": "ignored", "reason": f"repository {repo!r} is not the upstream repo"})
         try:
