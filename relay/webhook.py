@@ -7,7 +7,6 @@ answer never waits for GitHub, so it comes back in milliseconds whatever the num
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -83,8 +82,12 @@ Route = Ignore | Dispatch | LabelAdded | Rerequested
 
 def signature_matches(secret: bytes, body: bytes, header: str) -> bool:
     """Constant-time check of `X-Hub-Signature-256: sha256=<hex>` against the raw body."""
-    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header.strip().encode())
+    scheme, _, hex_digest = header.strip().partition("=")
+    try:
+        claimed = bytes.fromhex(hex_digest)
+    except ValueError:
+        return False
+    return scheme == "sha256" and hmac.compare_digest(hmac.digest(secret, body, "sha256"), claimed)
 
 
 def _get(payload: Mapping[str, Any], *path: str) -> Any:

@@ -102,3 +102,10 @@ async def test_the_outbox_survives_reopening(tmp_path: Path) -> None:
         assert len(await SqliteOutbox(second).for_delivery("d-1")) == 2
     finally:
         second.close()
+
+
+async def test_a_delivery_to_more_repos_than_one_statement_can_bind_is_recorded_whole(db: Database) -> None:
+    outbox = SqliteOutbox(db)
+    many = [Target(repo=f"org/repo-{n}", level="L1", check_run_wanted=False) for n in range(1234)]
+    assert await outbox.record(_delivery(), many)
+    assert len(await outbox.for_delivery("d-1")) == 1234
