@@ -205,7 +205,7 @@ def load_config(path: Path) -> RelayConfig:
     except ValidationError as exc:
         fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"config {path} is invalid: {fields}") from exc
-    return _resolve_paths(config, path.parent)
+    return _resolve_paths(config, path.resolve().parent)
 
 
 def _resolve_paths(config: RelayConfig, base: Path) -> RelayConfig:
