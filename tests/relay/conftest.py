@@ -15,11 +15,6 @@ from tests.relay.oidc_issuer import OidcIssuerEmulator
 from tests.relay.servers import serve
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _pem(key: rsa.RSAPrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
