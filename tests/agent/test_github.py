@@ -7,6 +7,7 @@ from mcp import Client, MCPError
 from mcp.server.mcpserver import MCPServer
 
 from agent.github import (
+    _PASSED_ENV,
     GitHubError,
     RetryingCaller,
     ToolCaller,
@@ -306,7 +307,10 @@ async def test_stdio_without_a_command_and_unknown_kinds_are_usage_errors() -> N
 
 
 def test_a_stdio_command_is_split_like_a_shell_and_gets_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _PASSED_ENV:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GITHUB_TOOLSETS", "issues")
+    monkeypatch.setenv("UNRELATED_SECRET", "never passed on")
     parameters = stdio_parameters(
         "docker run -i --rm -e 'GITHUB_TOOLSETS=issues' ghcr.io/github/github-mcp-server", "tok"
     )
