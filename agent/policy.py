@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agent.yaml_file import load_yaml_model
 
 __all__ = ["Policy", "PolicyError"]
 
@@ -82,14 +83,4 @@ class Policy(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> Policy:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise PolicyError(f"cannot read policy {path}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise PolicyError(f"policy {path} is not valid YAML: {exc}") from exc
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors())
-            raise PolicyError(f"policy {path} is invalid: {fields}") from exc
+        return load_yaml_model(path, cls, what="policy", error=PolicyError)

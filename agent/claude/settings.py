@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.models import UsageError
+from agent.yaml_file import load_yaml_model
 
 __all__ = ["DEFAULT_SETTINGS_PATH", "ClaudeSettings", "Prices", "SettingsError", "min_cacheable_tokens"]
 
@@ -61,17 +61,7 @@ class ClaudeSettings(BaseModel):
     def load(cls, path: Path | None = None) -> ClaudeSettings:
         """The shipped defaults, or the YAML file at `path`."""
         source = path or DEFAULT_SETTINGS_PATH
-        try:
-            raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise SettingsError(f"cannot read Claude settings {source}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise SettingsError(f"Claude settings {source} are not valid YAML: {exc}") from exc
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors())
-            raise SettingsError(f"Claude settings {source} are invalid: {fields}") from exc
+        return load_yaml_model(source, cls, what="Claude settings", error=SettingsError)
 
     def cacheable_minimum(self) -> int:
         return self.min_cacheable_tokens or min_cacheable_tokens(self.model)

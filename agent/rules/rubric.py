@@ -12,10 +12,10 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent.policy import Policy
+from agent.yaml_file import load_yaml_model
 
 __all__ = [
     "Channel",
@@ -364,14 +364,4 @@ class Rubric(_Strict):
 
     @classmethod
     def load(cls, path: Path) -> Rubric:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise RubricError(f"cannot read rubric {path}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise RubricError(f"rubric {path} is not valid YAML: {exc}") from exc
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors())
-            raise RubricError(f"rubric {path} is invalid: {fields}") from exc
+        return load_yaml_model(path, cls, what="rubric", error=RubricError)
