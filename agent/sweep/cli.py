@@ -9,11 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.audit import AuditLog
-from agent.claude import choose_engine
 from agent.engine import Engine, EngineFailure, Proposal, Usage
 from agent.github import RetryingCaller
 from agent.models import IssueSnapshot, UsageError
-from agent.options import claude_settings, load_pack, open_github
+from agent.options import claude_settings, engine_from_args, load_pack, open_github
 from agent.paths import state_dir
 from agent.skillpack import SkillPack
 from agent.sweep.budget import TYPICAL_ISSUE_USAGE
@@ -122,7 +121,7 @@ def _money(text: str) -> float:
 
 async def run(args: argparse.Namespace) -> int:
     pack = load_pack(args)
-    engine = choose_engine(args.engine, mode=args.mode, model=args.model)
+    engine = engine_from_args(args)
     batch = _batch_planner(args, pack, engine) if args.batch else None
     settings = SweepSettings(
         repo=args.repo,
