@@ -40,7 +40,8 @@ humans is requeued only if the policy says so.
 
 Writes (comments and label changes) are paced under GitHub's secondary limits (--per-minute,
 --per-hour); 5xx answers, timeouts and secondary-rate-limit answers are retried with backoff that
-honours Retry-After; one issue's failure never stops the run. With --budget-usd the run stops
+honours Retry-After (a comment is not re-sent after a 5xx, which may have posted it); one issue's
+failure never stops the run. With --budget-usd the run stops
 before the estimated spend would pass the cap and reports what it left.
 
 Every applied issue is checked against the live issue afterwards: a missing marker is re-applied
