@@ -14,7 +14,7 @@ from agent.github import GitHubError, ToolCaller
 from agent.guard import effects
 from agent.guarded_session import GuardedSession
 from agent.models import Effects, IssueRef, IssueSnapshot
-from agent.result import TriageResult
+from agent.result import FailureKind, TriageResult
 from agent.skillpack import SkillPack
 
 __all__ = ["triage", "verify"]
@@ -35,11 +35,12 @@ async def triage(
     session = GuardedSession(caller, ref, pack, dry_run=not apply)
     fields: dict[str, object] = {}
     try:
-        fields = await _run(session, engine, pack, apply, snapshot)
+        await _run(fields, session, engine, pack, apply, snapshot)
     except EngineFailure as failure:
-        fields = {"status": "failed", "failure": failure.reason, "usage": failure.usage}
+        fields.update(_failed("engine", failure.reason), usage=failure.usage)
     except GitHubError as error:
-        fields.update(status="failed", failure=f"GitHub: {error}")
+        # Whatever was planned before GitHub failed stays in the record.
+        fields.update(_failed("github", f"GitHub: {error}"))
     result = TriageResult.model_validate(
         {
             "ref": ref,
@@ -56,36 +57,44 @@ async def triage(
 
 
 async def _run(
-    session: GuardedSession, engine: Engine, pack: SkillPack, apply: bool, snapshot: IssueSnapshot | None
-) -> dict[str, object]:
+    fields: dict[str, object],
+    session: GuardedSession,
+    engine: Engine,
+    pack: SkillPack,
+    apply: bool,
+    snapshot: IssueSnapshot | None,
+) -> None:
+    """Fill `fields` of the result step by step, so a failure part-way keeps what came before it."""
     before = snapshot or await session.read()
     proposal = await engine.propose(before, pack, session)
     planned = effects(proposal.plan, before, pack.policy, allowlist=pack.allowlist, templates=pack.templates)
-    fields: dict[str, object] = {
-        "plan": proposal.plan,
-        "effects": planned,
-        "usage": proposal.usage,
-        "flags": proposal.flags,
-    }
+    fields.update(plan=proposal.plan, effects=planned, usage=proposal.usage, flags=proposal.flags)
     if not apply:
-        return {**fields, "status": "planned"}
-    if planned.outcome == "skipped":
-        return {**fields, "status": "applied", "live_labels": before.labels}
+        fields.update(status="planned")
+        return
     if not planned.changes_anything:
-        # Upstream's runs went green while doing nothing; an issue in the queue must end up marked.
-        return {**fields, "status": "failed", "failure": "the plan produces no change on an unfinished issue"}
+        # Outside the queue, or the issue already carries all the plan asks for (the guard always owes
+        # the marker otherwise): there is nothing to write and nothing left undone.
+        fields.update(status="applied", live_labels=before.labels)
+        return
     fresh = await session.read()
     if _changed_by_others(before, fresh, session):
-        return {**fields, "status": "failed", "failure": "stale plan: the issue changed after it was read"}
+        fields.update(_failed("stale", "stale plan: the issue changed after it was read"))
+        return
     live = await session.apply(planned)
     missing = verify(planned, live)
     if missing:
         live = await session.apply(planned.model_copy(update={"comment": None, "templates": ()}))
         missing = verify(planned, live)
-    fields["live_labels"] = live.labels
+    fields.update(live_labels=live.labels)
     if missing:
-        return {**fields, "status": "failed", "failure": f"labels missing after apply: {', '.join(missing)}"}
-    return {**fields, "status": "applied", "applied": True}
+        fields.update(_failed("unverified", f"labels missing after apply: {', '.join(missing)}"))
+        return
+    fields.update(status="applied", applied=True)
+
+
+def _failed(kind: FailureKind, reason: str) -> dict[str, object]:
+    return {"status": "failed", "failure_kind": kind, "failure": reason}
 
 
 def verify(planned: Effects, live: IssueSnapshot) -> tuple[str, ...]:

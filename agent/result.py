@@ -11,9 +11,12 @@ from agent.engine import Usage
 from agent.guarded_session import ToolCallRecord
 from agent.models import Effects, IssueRef, Plan
 
-__all__ = ["Status", "TriageResult"]
+__all__ = ["FailureKind", "Status", "TriageResult"]
 
 Status = Literal["planned", "applied", "failed"]
+# engine: no plan (refusal, turn limit, API error, timeout); github: reading or writing failed;
+# stale: the issue changed after it was read; unverified: the live issue lacks labels the effects promised.
+FailureKind = Literal["engine", "github", "stale", "unverified"]
 
 
 class TriageResult(BaseModel):
@@ -26,6 +29,7 @@ class TriageResult(BaseModel):
     plan: Plan | None = None
     effects: Effects | None = None
     failure: str | None = None
+    failure_kind: FailureKind | None = None
     usage: Usage = Usage()
     flags: tuple[str, ...] = ()
     live_labels: tuple[str, ...] | None = None

@@ -131,7 +131,7 @@ class IssueWorker:
 
 
 def _stale(result: TriageResult) -> bool:
-    return result.status == "failed" and (result.failure or "").startswith("stale plan")
+    return result.failure_kind == "stale"
 
 
 def _record_of(result: TriageResult, issue: int, phase: Phase, usage: Usage, attempts: int) -> IssueRecord:

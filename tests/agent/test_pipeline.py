@@ -91,15 +91,14 @@ async def test_a_plan_made_stale_by_a_human_edit_is_refused_and_nothing_written(
     before = labels_of(store, 1001)
     async with connect("sandbox", store=store, faults=faults) as client:
         result = await triage(FSDP_ISSUE, caller=client, engine=RulesEngine(), pack=PACK, apply=True)
-    assert result.status == "failed"
-    assert result.failure is not None and "stale" in result.failure
+    assert (result.status, result.failure_kind) == ("failed", "stale")
     assert labels_of(store, 1001) == before | {"module: ddp"}
 
 
 async def test_an_engine_failure_is_a_failed_run_that_writes_nothing(store: SandboxStore, client: Client) -> None:
     before = labels_of(store, 1001)
     result = await triage(FSDP_ISSUE, caller=client, engine=FixedEngine(failure="model refused"), pack=PACK, apply=True)
-    assert (result.status, result.failure) == ("failed", "model refused")
+    assert (result.status, result.failure_kind, result.failure) == ("failed", "engine", "model refused")
     assert result.usage.turns == 3
     assert labels_of(store, 1001) == before
 
@@ -107,7 +106,7 @@ async def test_an_engine_failure_is_a_failed_run_that_writes_nothing(store: Sand
 async def test_labels_silently_dropped_by_github_make_the_run_fail(store: SandboxStore) -> None:
     async with connect("sandbox", store=store, faults=Faults(drop_label_writes=True)) as client:
         result = await triage(FSDP_ISSUE, caller=client, engine=RulesEngine(), pack=PACK, apply=True)
-    assert result.status == "failed"
+    assert (result.status, result.failure_kind) == ("failed", "unverified")
     assert result.failure is not None and "missing after apply" in result.failure
 
 
@@ -122,8 +121,7 @@ async def test_an_issue_outside_the_queue_is_left_alone(store: SandboxStore, cli
 
 async def test_a_missing_issue_is_a_failed_run_not_a_crash(client: Client) -> None:
     result = await triage(IssueRef.parse("999999"), caller=client, engine=RulesEngine(), pack=PACK)
-    assert result.status == "failed"
-    assert result.failure is not None and result.failure.startswith("GitHub")
+    assert (result.status, result.failure_kind) == ("failed", "github")
 
 
 async def test_every_run_is_audited_with_its_outcome(client: Client, tmp_path: Path) -> None:
@@ -136,3 +134,23 @@ async def test_every_run_is_audited_with_its_outcome(client: Client, tmp_path: P
         ("failed", None, "timeout"),
     ]
     assert audit.result_of(rows[0]).effects is not None
+
+
+async def test_rerunning_on_an_issue_the_bot_finished_writes_nothing_and_succeeds(
+    store: SandboxStore, client: Client
+) -> None:
+    first = await triage(FSDP_ISSUE, caller=client, engine=RulesEngine(), pack=PACK, apply=True)
+    after_first = store.require(REPO, 1001)
+    again = await triage(FSDP_ISSUE, caller=client, engine=RulesEngine(), pack=PACK, apply=True)
+    assert first.applied
+    assert again.effects is not None and not again.effects.changes_anything
+    assert (again.status, again.applied) == ("applied", False)
+    assert store.require(REPO, 1001).updated_at == after_first.updated_at
+
+
+async def test_a_github_failure_after_planning_keeps_the_plan_in_the_record(store: SandboxStore) -> None:
+    faults = Faults(fail_next=5, fail_tool="issue_write")
+    async with connect("sandbox", store=store, faults=faults) as client:
+        result = await triage(FSDP_ISSUE, caller=client, engine=RulesEngine(), pack=PACK, apply=True)
+    assert (result.status, result.failure_kind) == ("failed", "github")
+    assert result.plan is not None and result.effects is not None
