@@ -9,21 +9,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["TYPICAL_ISSUE_USAGE", "Budget", "TypicalUsage"]
+from agent.engine import Usage
+
+__all__ = ["TYPICAL_ISSUE_USAGE", "Budget"]
 
 
-class TypicalUsage(BaseModel):
-    """Tokens of an ordinary Claude triage (a few turns over a cached skill prefix)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    input_tokens: int = 6_000
-    cache_creation_input_tokens: int = 8_000
-    cache_read_input_tokens: int = 16_000
-    output_tokens: int = 1_500
-
-
-TYPICAL_ISSUE_USAGE = TypicalUsage()
+# Tokens of an ordinary Claude triage: a few turns over a cached skill prefix.
+TYPICAL_ISSUE_USAGE = Usage(
+    input_tokens=6_000, cache_creation_input_tokens=8_000, cache_read_input_tokens=16_000, output_tokens=1_500
+)
 
 
 class Budget(BaseModel):

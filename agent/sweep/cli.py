@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.audit import AuditLog
-from agent.engine import Engine, EngineFailure, Proposal, Usage
+from agent.engine import Engine, EngineFailure, Proposal
 from agent.github import RetryingCaller
 from agent.models import IssueSnapshot, UsageError
 from agent.options import claude_settings, engine_from_args, load_pack, open_github
@@ -172,8 +172,7 @@ def _typical_cost(args: argparse.Namespace, engine: Engine) -> float:
         return 0.0
     from agent.claude import cost_usd
 
-    typical = Usage(**TYPICAL_ISSUE_USAGE.model_dump())
-    return cost_usd(typical, claude_settings(args).prices, batch=bool(args.batch))
+    return cost_usd(TYPICAL_ISSUE_USAGE, claude_settings(args).prices, batch=bool(args.batch))
 
 
 def _batch_planner(args: argparse.Namespace, pack: SkillPack, engine: Engine) -> BatchPlanner:
