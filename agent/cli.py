@@ -13,7 +13,8 @@ from agent import console
 from agent.audit import AuditLog
 from agent.claude import MissingApiKey, SettingsError
 from agent.github import GitHubError
-from agent.guarded_session import GuardedSession, serve_proxy
+from agent.guard_proxy import serve_proxy
+from agent.guarded_session import GuardedSession
 from agent.models import IssueRef, UsageError
 from agent.options import add_connection_arguments, add_engine_arguments, engine_from_args, load_pack, open_github
 from agent.paths import state_dir

@@ -21,7 +21,7 @@ from agent.guard import GuardRules, screen_labels
 from agent.models import Effects, IssueRef, IssueSnapshot, Note
 from agent.skillpack import SkillPack
 
-__all__ = ["READ_TOOLS", "WRITE_TOOLS", "GuardViolation", "GuardedSession", "ToolCallRecord", "serve_proxy"]
+__all__ = ["READ_TOOLS", "WRITE_TOOLS", "GuardViolation", "GuardedSession", "ToolCallRecord"]
 
 READ_TOOLS = ("issue_read", "search_issues", "list_issues")
 WRITE_TOOLS = ("issue_write", "add_issue_comment")
@@ -371,10 +371,3 @@ class GuardedSession:
             )
             _raise_for(result, "issue_write")
         return live if self.dry_run else await read_snapshot(recorder, self.ref)
-
-
-async def serve_proxy(session: GuardedSession) -> None:
-    """Serve `session` to any MCP client over stdio (`python -m agent guard-proxy`); see `agent.guard_proxy`."""
-    from agent.guard_proxy import serve_proxy as serve  # the proxy module builds on this one
-
-    await serve(session)

@@ -20,6 +20,7 @@ from agent.claude.engine import API_KEY_VARIABLE, ClaudeEngine
 from agent.claude.settings import ClaudeSettings, Mode
 from agent.engine import Engine, EngineFailure, Proposal
 from agent.models import IssueSnapshot, Plan, UsageError
+from agent.rules import RulesEngine
 from agent.skillpack import SkillPack
 
 if TYPE_CHECKING:
@@ -103,8 +104,6 @@ class PrecomputedEngine:
 
 
 def _rules_engine() -> Engine:
-    from agent.rules import RulesEngine
-
     return RulesEngine()
 
 

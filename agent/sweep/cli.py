@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.audit import AuditLog
+from agent.claude import anthropic_client, cost_usd, run_batch
 from agent.engine import Engine, EngineFailure, Proposal
 from agent.github import RetryingCaller
 from agent.models import IssueSnapshot, UsageError
@@ -170,13 +171,11 @@ def _typical_cost(args: argparse.Namespace, engine: Engine) -> float:
         return float(args.typical_cost_usd)
     if engine.name != "claude":
         return 0.0
-    from agent.claude import cost_usd
 
     return cost_usd(TYPICAL_ISSUE_USAGE, claude_settings(args).prices, batch=bool(args.batch))
 
 
 def _batch_planner(args: argparse.Namespace, pack: SkillPack, engine: Engine) -> BatchPlanner:
-    from agent.claude import anthropic_client, run_batch
 
     if engine.name != "claude":
         raise UsageError("--batch needs the Claude engine: pass --engine claude with ANTHROPIC_API_KEY set")
