@@ -6,37 +6,16 @@ works against the hosted server, a local github-mcp-server, or the sandbox.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from agent.github import GitHubError, ToolCaller, call_json, read_snapshot
+from agent.github import ToolCaller, read_snapshot
+from agent.listing import list_labelled
 from agent.models import IssueRef, IssueSnapshot, split_repo
 from evals.dataset import DatasetComment, DatasetIssue
 
 __all__ = ["collect", "to_dataset_issue"]
 
-_PAGE = 50
-
-
-class _Listed(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    number: int
-
-
-class _PageInfo(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    hasNextPage: bool = False
-    endCursor: str | None = None
-
-
-class _Page(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    issues: list[_Listed] = []
-    pageInfo: _PageInfo = _PageInfo()
+_STATES: dict[str, Literal["OPEN", "CLOSED"] | None] = {"open": "OPEN", "closed": "CLOSED", "all": None}
 
 
 async def collect(
@@ -49,38 +28,11 @@ async def collect(
 ) -> list[DatasetIssue]:
     """Every issue of `repo` carrying `label` (oldest first), read in full, as dataset records."""
     owner, name = split_repo(repo)
-    numbers: list[int] = []
-    cursor: str | None = None
-    while limit is None or len(numbers) < limit:
-        arguments: dict[str, Any] = {
-            "owner": owner,
-            "repo": name,
-            "labels": [label],
-            "orderBy": "CREATED_AT",
-            "direction": "ASC",
-            "perPage": _PAGE,
-        }
-        if state != "all":
-            arguments["state"] = state.upper()
-        if cursor:
-            arguments["after"] = cursor
-        page = await _list_page(caller, arguments)
-        numbers += [issue.number for issue in page.issues]
-        if not page.pageInfo.hasNextPage or not page.pageInfo.endCursor or not page.issues:
-            break
-        cursor = page.pageInfo.endCursor
-    chosen = list(dict.fromkeys(numbers))[:limit]
-    return [to_dataset_issue(await read_snapshot(caller, IssueRef(owner=owner, repo=name, number=n))) for n in chosen]
-
-
-async def _list_page(caller: ToolCaller, arguments: dict[str, Any]) -> _Page:
-    raw = await call_json(caller, "list_issues", arguments)
-    try:
-        return _Page.model_validate(raw)
-    except ValidationError as exc:
-        raise GitHubError(
-            f"list_issues answered something that is not a page of issues: {exc.errors()[0]['msg']}"
-        ) from None
+    listed = await list_labelled(caller, repo, label, state=_STATES[state], limit=limit)
+    return [
+        to_dataset_issue(await read_snapshot(caller, IssueRef(owner=owner, repo=name, number=issue.number)))
+        for issue in listed
+    ]
 
 
 def to_dataset_issue(snapshot: IssueSnapshot) -> DatasetIssue:
