@@ -7,46 +7,24 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import anyio
-
 from agent import console
 from agent.audit import AuditLog
-from agent.claude import MissingApiKey, SettingsError
-from agent.github import GitHubError
+from agent.command import run_command
 from agent.guard_proxy import serve_proxy
 from agent.guarded_session import GuardedSession
-from agent.models import IssueRef, UsageError
+from agent.models import IssueRef
 from agent.options import add_connection_arguments, add_engine_arguments, engine_from_args, load_pack, open_github
 from agent.paths import state_dir
 from agent.pipeline import triage
-from agent.policy import PolicyError
 from agent.sandbox import add_fault_arguments, default_store, faults_from_arguments, serve
-from agent.skillpack import SkillPackError
 from agent.sweep import cli as sweep_cli
 
 __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        result: int = anyio.run(args.handler, args)
-        return result
-    except (UsageError, SkillPackError, PolicyError, SettingsError, MissingApiKey) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except GitHubError as error:
-        # The connection itself failed (refused session, bad token): nothing was read or written.
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader (e.g. `| head`) went away; nothing more to say to it.
-        sys.stderr.close()
-        return 0
+    args = build_parser().parse_args(argv)
+    return run_command(args.handler, args)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,15 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-import anyio
-
-from agent.claude import EngineName, MissingApiKey, SettingsError, choose_engine
-from agent.github import GitHubError
-from agent.models import UsageError
+from agent.claude import EngineName, choose_engine
+from agent.command import run_command
 from agent.options import add_connection_arguments, load_pack, open_github
-from agent.policy import PolicyError
-from agent.rules.rubric import RubricError
-from agent.skillpack import SkillPack, SkillPackError
+from agent.skillpack import SkillPack
 from evals.collect import collect
 from evals.compare import compare_runs, format_comparison
 from evals.dataset import DatasetError, write_dataset
@@ -26,9 +21,6 @@ from evals.runs import RunError, load_run, save_run
 from evals.scenarios import FAMILIES, Family
 
 __all__ = ["main"]
-
-# Errors the user fixes by changing the command or a file: exit status 2 with the message.
-_USAGE = (UsageError, DatasetError, RunError, SkillPackError, PolicyError, RubricError, SettingsError, MissingApiKey)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,15 +123,4 @@ async def _collect(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        status: int = anyio.run(args.handler, args)
-        return status
-    except _USAGE as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except GitHubError as error:
-        print(f"GitHub: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_command(args.handler, args, usage_errors=(DatasetError, RunError))
