@@ -1,64 +1,37 @@
-"""The GitHub connection: the one call protocol every part uses, the three ways to connect, reading an
-issue snapshot, and sorting tool errors by what the caller should do about them."""
+"""GitHub through MCP tools: the one call protocol every part uses, reading an issue snapshot, and sorting
+tool errors by what the caller should do about them. Connecting is `agent.connection`; retrying is
+`agent.retry`."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shlex
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import anyio
-import httpx2
-from mcp import Client, MCPError, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
+from mcp import MCPError
 from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from agent.models import Comment, IssueRef, IssueSnapshot, UsageError
+from agent.models import Comment, IssueRef, IssueSnapshot
 
 if TYPE_CHECKING:
-    from agent.sandbox.faults import Faults
-    from agent.sandbox.store import SandboxStore
+    pass
 
 __all__ = [
-    "REMOTE_URL",
-    "ConnectionKind",
     "ErrorKind",
     "GitHubError",
-    "RetryEvent",
-    "RetryingCaller",
     "ToolCaller",
     "ToolFailure",
     "call_json",
     "classify",
     "classify_text",
-    "connect",
     "read_snapshot",
     "result_text",
-    "stdio_parameters",
 ]
 
-# The hosted server with only the issues toolset, so a token's other powers are not even offered.
-REMOTE_URL = "https://api.githubcopilot.com/mcp/x/issues"
 
-ConnectionKind = Literal["sandbox", "remote", "stdio"]
 ErrorKind = Literal["transient", "rate_limited", "permanent"]
-
-# Passed on to a stdio server besides the SDK's minimal environment: toolset selection, our state dir.
-_PASSED_ENV = (
-    "GITHUB_TOOLSETS",
-    "GITHUB_TOOLS",
-    "GITHUB_READ_ONLY",
-    "GITHUB_HOST",
-    "DISTRIBUTED_TRIAGE_HOME",
-    "XDG_STATE_HOME",
-    "VIRTUAL_ENV",
-)
 
 
 class ToolCaller(Protocol):
@@ -259,158 +232,3 @@ async def read_snapshot(
         created_at=issue.created_at,
         updated_at=issue.updated_at,
     )
-
-
-# -- retrying --------------------------------------------------------------------------------------
-
-
-class RetryEvent(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    tool: str
-    kind: ErrorKind | Literal["timeout"]
-    attempt: int
-    delay: float
-
-
-def _repeatable(name: str, arguments: dict[str, Any] | None) -> bool:
-    # A 5xx or a timeout may come after GitHub already did the work; doing it twice must be harmless.
-    # Replacing labels is; posting a comment or opening an issue is not.
-    if name == "add_issue_comment":
-        return False
-    return not (name == "issue_write" and (arguments or {}).get("method") == "create")
-
-
-class RetryingCaller:
-    """A `ToolCaller` that retries transient errors and rate limits with exponential backoff, waiting at
-    least the Retry-After GitHub asks for, for a bounded number of attempts. A rate-limited request was
-    not performed, so it is always retried; a 5xx or timeout is retried only for repeatable calls."""
-
-    def __init__(
-        self,
-        inner: ToolCaller,
-        *,
-        attempts: int = 4,
-        base_delay: float = 1.0,
-        max_delay: float = 30.0,
-        max_retry_after: float = 120.0,
-        default_rate_limit_wait: float = 60.0,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-    ) -> None:
-        if attempts < 1:
-            raise UsageError("RetryingCaller needs at least one attempt")
-        self.inner, self.attempts, self.sleep = inner, attempts, sleep
-        self.base_delay, self.max_delay = base_delay, max_delay
-        self.max_retry_after, self.default_rate_limit_wait = max_retry_after, default_rate_limit_wait
-        self.history: list[RetryEvent] = []
-
-    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
-        repeatable = _repeatable(name, arguments)
-        for attempt in range(1, self.attempts + 1):
-            last = attempt == self.attempts
-            backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-            try:
-                result = await self.inner.call_tool(name, arguments)
-            except (TimeoutError, MCPError) as error:
-                timed_out = not isinstance(error, MCPError) or error.code == REQUEST_TIMEOUT
-                if last or not repeatable or not timed_out:
-                    raise
-                await self._wait(RetryEvent(tool=name, kind="timeout", attempt=attempt, delay=backoff))
-                continue
-            failure = classify(result)
-            if failure is None or failure.kind == "permanent" or last:
-                return result
-            if failure.kind == "transient":
-                if not repeatable:
-                    return result
-                delay = backoff
-            else:
-                delay = max(
-                    backoff, failure.retry_after if failure.retry_after is not None else self.default_rate_limit_wait
-                )
-                if delay > self.max_retry_after:
-                    return result  # waiting that long belongs to the caller's schedule, not to one call
-            await self._wait(RetryEvent(tool=name, kind=failure.kind, attempt=attempt, delay=delay))
-        raise AssertionError("unreachable: the last attempt always returns or raises")
-
-    async def _wait(self, event: RetryEvent) -> None:
-        self.history.append(event)
-        await self.sleep(event.delay)
-
-
-# -- connecting ------------------------------------------------------------------------------------
-
-
-def stdio_parameters(command: str, token: str | None = None) -> StdioServerParameters:
-    """How to start a user-named MCP server command, with the GitHub token in its environment."""
-    try:
-        argv = shlex.split(command)
-    except ValueError as exc:
-        raise UsageError(f"cannot read the GitHub MCP server command {command!r}: {exc}") from None
-    if not argv:
-        raise UsageError("the GitHub MCP server command is empty; e.g. 'github-mcp-server stdio'")
-    env = {name: os.environ[name] for name in _PASSED_ENV if name in os.environ}
-    if token:
-        env["GITHUB_PERSONAL_ACCESS_TOKEN"] = token
-    return StdioServerParameters(command=argv[0], args=argv[1:], env=env)
-
-
-@asynccontextmanager
-async def connect(
-    kind: ConnectionKind,
-    *,
-    store: SandboxStore | None = None,
-    faults: Faults | None = None,
-    url: str = REMOTE_URL,
-    token: str | None = None,
-    command: str | None = None,
-    read_timeout_seconds: float = 120.0,
-) -> AsyncIterator[Client]:
-    """An MCP client connected to GitHub: `sandbox` in process over `store` (default: the seeded state-dir
-    store), `remote` over streamable HTTP to `url` with a bearer token (default `$GITHUB_TOKEN`), or
-    `stdio` by starting `command` with the token as `GITHUB_PERSONAL_ACCESS_TOKEN`.
-
-    A server that cannot be reached or refuses the session is a `GitHubError`; a missing token, an empty
-    command or a command that cannot be started is a `UsageError`."""
-    async with AsyncExitStack() as stack:
-        if kind == "sandbox":
-            from agent.sandbox import build_server, default_store
-
-            target: Any = build_server(store if store is not None else default_store(), faults)
-            where = "the sandbox"
-        elif kind == "remote":
-            token = token or os.environ.get("GITHUB_TOKEN")
-            if not token:
-                raise UsageError(
-                    "--github remote needs a GitHub token: set GITHUB_TOKEN (a token that may triage the repository)"
-                )
-            headers = {"Authorization": f"Bearer {token}", "User-Agent": "distributed-triage"}
-            timeout = httpx2.Timeout(30.0, read=max(read_timeout_seconds, 30.0))
-            http = await stack.enter_async_context(httpx2.AsyncClient(headers=headers, timeout=timeout))
-            target, where = streamable_http_client(url, http_client=http), f"the GitHub MCP server at {url}"
-        elif kind == "stdio":
-            if not command:
-                raise UsageError("--github stdio needs a command, e.g. --github-command 'github-mcp-server stdio'")
-            target = stdio_parameters(command, token or os.environ.get("GITHUB_TOKEN"))
-            where = f"the GitHub MCP server started with {command!r}"
-        else:
-            raise UsageError(f"unknown GitHub connection {kind!r}: use sandbox, remote or stdio")
-        try:
-            client = await stack.enter_async_context(Client(target, read_timeout_seconds=read_timeout_seconds))
-        except FileNotFoundError as error:
-            raise UsageError(f"cannot start {where}: {error.strerror}: {error.filename}") from error
-        except (MCPError, OSError, httpx2.HTTPError, ExceptionGroup) as error:
-            leaves = _leaves(error)
-            if not all(isinstance(leaf, MCPError | OSError | httpx2.HTTPError) for leaf in leaves):
-                raise
-            reasons = "; ".join(dict.fromkeys(str(leaf) or type(leaf).__name__ for leaf in leaves))
-            hint = " (is the token valid, and may it use the issues toolset?)" if kind == "remote" else ""
-            raise GitHubError(f"cannot open a session with {where}: {reasons}{hint}", kind="transient") from error
-        yield client
-
-
-def _leaves(error: BaseException) -> list[BaseException]:
-    """The exceptions inside (nested) exception groups, which is how the SDK's task groups report them."""
-    if isinstance(error, BaseExceptionGroup):
-        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
-    return [error]

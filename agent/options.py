@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Literal, cast
 
 from agent.claude import ClaudeSettings, choose_engine
+from agent.connection import REMOTE_URL, connect
 from agent.engine import Engine
-from agent.github import REMOTE_URL, ToolCaller, connect
+from agent.github import ToolCaller
 from agent.models import DEFAULT_REPO, UsageError
 from agent.sandbox import default_store
 from agent.skillpack import SkillPack

@@ -33,9 +33,9 @@ from mcp import Client
 from mcp.types import CallToolResult
 
 from agent.engine import Proposal
-from agent.github import RetryingCaller
 from agent.guarded_session import WRITE_TOOLS
 from agent.models import IssueSnapshot, Plan
+from agent.retry import RetryingCaller
 from agent.sandbox import Faults, IssueSeed, SandboxStore, build_server
 from agent.skillpack import SkillPack
 from agent.sweep.pacer import PacedCaller, PaceLimits, WritePacer

@@ -10,8 +10,9 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from types import TracebackType
 
+from agent.connection import connect
 from agent.engine import Engine
-from agent.github import ToolCaller, connect
+from agent.github import ToolCaller
 from agent.pipeline import triage
 from agent.result import TriageResult
 from agent.sandbox import SandboxStore

@@ -11,10 +11,10 @@ from pathlib import Path
 from agent.audit import AuditLog
 from agent.claude import anthropic_client, cost_usd, run_batch
 from agent.engine import Engine, EngineFailure, Proposal
-from agent.github import RetryingCaller
 from agent.models import IssueSnapshot, UsageError
 from agent.options import claude_settings, engine_from_args, load_pack, open_github
 from agent.paths import state_dir
+from agent.retry import RetryingCaller
 from agent.skillpack import SkillPack
 from agent.sweep.budget import TYPICAL_ISSUE_USAGE
 from agent.sweep.pacer import PacedCaller, PaceLimits, WritePacer

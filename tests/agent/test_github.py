@@ -6,18 +6,10 @@ import pytest
 from mcp import Client, MCPError
 from mcp.server.mcpserver import MCPServer
 
-from agent.github import (
-    _PASSED_ENV,
-    GitHubError,
-    RetryingCaller,
-    ToolCaller,
-    call_json,
-    classify_text,
-    connect,
-    read_snapshot,
-    stdio_parameters,
-)
+from agent.connection import PASSED_ENV, connect, stdio_parameters
+from agent.github import GitHubError, ToolCaller, call_json, classify_text, read_snapshot
 from agent.models import IssueRef, UsageError
+from agent.retry import RetryingCaller
 from agent.sandbox import CommentSeed, Faults, IssueSeed, SandboxStore
 
 pytestmark = pytest.mark.anyio
@@ -307,7 +299,7 @@ async def test_stdio_without_a_command_and_unknown_kinds_are_usage_errors() -> N
 
 
 def test_a_stdio_command_is_split_like_a_shell_and_gets_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in _PASSED_ENV:
+    for name in PASSED_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GITHUB_TOOLSETS", "issues")
     monkeypatch.setenv("UNRELATED_SECRET", "never passed on")

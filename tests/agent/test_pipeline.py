@@ -5,8 +5,8 @@ import pytest
 from mcp import Client
 
 from agent.audit import AuditLog
+from agent.connection import connect
 from agent.engine import EngineFailure, Proposal, Usage
-from agent.github import connect
 from agent.guarded_session import GuardedSession
 from agent.models import IssueRef, IssueSnapshot, Plan
 from agent.pipeline import triage

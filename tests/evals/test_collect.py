@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.github import connect
+from agent.connection import connect
 from agent.sandbox import CommentSeed, IssueSeed, SandboxStore
 from evals.collect import collect
 from evals.dataset import DatasetComment

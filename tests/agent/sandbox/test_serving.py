@@ -10,7 +10,8 @@ import pytest
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
 
-from agent.github import GitHubError, call_json, connect
+from agent.connection import connect
+from agent.github import GitHubError, call_json
 from agent.models import UsageError
 from agent.sandbox import EXAMPLES_PATH, DatasetRecord, IssueSeed, SandboxStore, default_store
 

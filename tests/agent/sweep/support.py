@@ -20,8 +20,9 @@ from mcp import Client
 
 from agent.audit import AuditLog
 from agent.engine import Engine, Proposal, Usage
-from agent.github import RetryingCaller, ToolCaller
+from agent.github import ToolCaller
 from agent.models import IssueSnapshot, Plan
+from agent.retry import RetryingCaller
 from agent.sandbox import Faults, IssueSeed, SandboxStore, build_server
 from agent.skillpack import SkillPack
 from agent.sweep.pacer import PacedCaller, WritePacer
