@@ -1,8 +1,9 @@
 """The durable outbox: every verified delivery and one row per (delivery, target repo).
 
 The webhook handler writes a delivery and all its targets in one transaction before answering;
-the primary keys make a redelivery add nothing. Dispatch workers then claim due rows, and each row
-ends `dispatched` or `failed`. A row also remembers which workflow run redeemed its callback token.
+the primary keys make a redelivery add nothing. Deliveries recorded together share their INSERT
+statements (a busy relay records a few per commit). Dispatch workers then claim due rows, and each
+row ends `dispatched` or `failed`. A row also remembers which workflow run redeemed its callback token.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import functools
 import sqlite3
 import zlib
-from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal, Protocol, TypeVar
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +31,8 @@ __all__ = [
     "UpstreamEvent",
 ]
 
+_T = TypeVar("_T")
+
 UpstreamEvent = Literal["pull_request", "push"]
 DispatchStatus = Literal["pending", "dispatched", "failed"]
 
@@ -42,7 +45,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     pr_number     INTEGER,
     head_sha      TEXT NOT NULL,
     received_at   REAL NOT NULL,
-    body_zlib     BLOB NOT NULL
+    body          TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dispatches (
     delivery_id      TEXT NOT NULL REFERENCES deliveries(delivery_id) ON DELETE CASCADE,
@@ -163,16 +166,73 @@ FROM dispatches d JOIN deliveries v USING (delivery_id)
 """
 
 
-_CHUNK = 500
+# Rows per multi-row INSERT (one statement costs less than executemany's one per row); the chunks
+# stay well under SQLite's limit on bound variables.
+_DELIVERY_CHUNK = 100
+_DISPATCH_CHUNK = 500
 
 
-@functools.lru_cache(maxsize=64)
-def _insert_targets(count: int) -> str:
+@functools.lru_cache(maxsize=128)
+def _insert_deliveries(count: int) -> str:
+    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+    return f"INSERT INTO deliveries VALUES {rows} ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id"
+
+
+@functools.lru_cache(maxsize=128)
+def _insert_dispatches(count: int) -> str:
     rows = ", ".join(["(?, ?, ?, ?, 'pending', ?)"] * count)
     return (
         "INSERT OR IGNORE INTO dispatches (delivery_id, repo, level, check_run_wanted, status, next_attempt_at)"
         f" VALUES {rows}"
     )
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    return (items[start : start + size] for start in range(0, len(items), size))
+
+
+def _insert(conn: sqlite3.Connection, items: list[tuple[Delivery, Sequence[Target]]]) -> list[bool]:
+    """Store deliveries with their targets; for each, whether it was new (and its targets stored)."""
+    stored: set[str] = set()
+    for chunk in _chunks(items, _DELIVERY_CHUNK):
+        values = [
+            value
+            for d, _ in chunk
+            for value in (
+                d.delivery_id,
+                d.event,
+                d.action,
+                d.upstream_repo,
+                d.pr_number,
+                d.head_sha,
+                d.received_at,
+                d.body,
+            )
+        ]
+        stored.update(row[0] for row in conn.execute(_insert_deliveries(len(chunk)), values))
+    fresh: list[bool] = []
+    rows: list[tuple[object, ...]] = []
+    for delivery, targets in items:
+        new = delivery.delivery_id in stored
+        stored.discard(delivery.delivery_id)  # the same id twice in one batch: the second is a redelivery
+        fresh.append(new)
+        if new:
+            rows.extend(
+                (delivery.delivery_id, t.repo, t.level, t.check_run_wanted, delivery.received_at) for t in targets
+            )
+    for part in _chunks(rows, _DISPATCH_CHUNK):
+        conn.execute(_insert_dispatches(len(part)), [value for row in part for value in row])
+    return fresh
+
+
+def _inflate_bodies(conn: sqlite3.Connection) -> None:
+    """Databases written before bodies were stored as text keep them zlib-compressed in `body_zlib`."""
+    if "body_zlib" not in {row["name"] for row in conn.execute("PRAGMA table_info(deliveries)")}:
+        return
+    conn.create_function("inflate", 1, lambda blob: zlib.decompress(blob).decode(), deterministic=True)
+    conn.execute("ALTER TABLE deliveries ADD COLUMN body TEXT NOT NULL DEFAULT ''")
+    conn.execute("UPDATE deliveries SET body = inflate(body_zlib)")
+    conn.execute("ALTER TABLE deliveries DROP COLUMN body_zlib")
 
 
 def _record(row: Any) -> DispatchRecord:
@@ -185,6 +245,7 @@ class SqliteOutbox:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._changed = anyio.Event()
+        db.migrate(_inflate_bodies)
         db.create(_SCHEMA)
 
     def watch(self) -> anyio.Event:
@@ -200,39 +261,7 @@ class SqliteOutbox:
         return count
 
     async def record(self, delivery: Delivery, targets: Sequence[Target]) -> bool:
-        delivery_row = (
-            delivery.delivery_id,
-            delivery.event,
-            delivery.action,
-            delivery.upstream_repo,
-            delivery.pr_number,
-            delivery.head_sha,
-            delivery.received_at,
-        )
-        # Multi-row INSERTs cost a third less than executemany; chunks stay under SQLite's variable limit.
-        chunks = [targets[i : i + _CHUNK] for i in range(0, len(targets), _CHUNK)]
-        statements = [
-            (
-                _insert_targets(len(chunk)),
-                [
-                    v
-                    for t in chunk
-                    for v in (delivery.delivery_id, t.repo, t.level, t.check_run_wanted, delivery.received_at)
-                ],
-            )
-            for chunk in chunks
-        ]
-
-        def insert(conn: sqlite3.Connection) -> bool:
-            # Compressed here, in the writer thread: a third of the bytes to log and then to checkpoint.
-            row = (*delivery_row, zlib.compress(delivery.body.encode(), 1))
-            if not conn.execute("INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row).rowcount:
-                return False  # a redelivery: its targets are recorded already
-            for sql, values in statements:
-                conn.execute(sql, values)
-            return True
-
-        inserted = await self._db.write(insert)
+        inserted = await self._db.write_batched(_insert, (delivery, targets))
         if inserted:
             self._touch()
         return inserted
@@ -257,9 +286,7 @@ class SqliteOutbox:
                 row = self._db.conn.execute(
                     "SELECT * FROM deliveries WHERE delivery_id = ?", (record.delivery_id,)
                 ).fetchone()
-                data = dict(row)
-                data["body"] = zlib.decompress(data.pop("body_zlib")).decode()
-                deliveries[record.delivery_id] = Delivery.model_validate(data)
+                deliveries[record.delivery_id] = Delivery.model_validate(dict(row))
             tasks.append(DispatchTask(record=record, delivery=deliveries[record.delivery_id]))
         return tasks
 

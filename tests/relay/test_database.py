@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
+import anyio.to_thread
 import pytest
 
 from relay.database import Database
@@ -59,3 +62,73 @@ async def test_a_write_to_a_closed_database_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(RuntimeError, match="closed"):
         await db.write(lambda conn: None)
+
+
+def _insert_many(conn: sqlite3.Connection, items: list[tuple[int, str | None]]) -> list[int]:
+    rows = ", ".join(["(?, ?)"] * len(items))
+    conn.execute(f"INSERT INTO t VALUES {rows}", [value for item in items for value in item])
+    return [k for k, _ in items]
+
+
+async def test_batched_writes_queued_together_share_one_call_and_each_gets_its_own_result(db: Database) -> None:
+    calls: list[list[int]] = []
+
+    def insert(conn: sqlite3.Connection, items: list[tuple[int, str | None]]) -> list[int]:
+        calls.append([k for k, _ in items])
+        return _insert_many(conn, items)
+
+    results: dict[int, int] = {}
+
+    async def one(k: int) -> None:
+        item: tuple[int, str | None] = (k, f"v{k}")
+        results[k] = await db.write_batched(insert, item)
+
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:
+        entered.set()
+        release.wait()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(db.write, hold)
+        with anyio.fail_after(5):
+            await anyio.to_thread.run_sync(entered.wait)  # the writer is busy: what comes next queues up
+        for k in range(8):
+            tg.start_soon(one, k)
+        await anyio.lowlevel.checkpoint()  # every write above is queued before the writer is free
+        release.set()
+    assert calls == [list(range(8))]
+    assert results == {k: k for k in range(8)}
+    assert db.conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 8
+
+
+async def test_a_failing_item_of_a_batched_write_fails_alone(db: Database) -> None:
+    outcomes: dict[int, object] = {}
+
+    async def one(k: int, v: str | None) -> None:
+        try:
+            outcomes[k] = await db.write_batched(_insert_many, (k, v))
+        except sqlite3.IntegrityError as exc:
+            outcomes[k] = exc
+
+    async with anyio.create_task_group() as tg:
+        for k in range(10):
+            tg.start_soon(one, k, None if k == 6 else "ok")  # NOT NULL violation for k=6
+    assert isinstance(outcomes.pop(6), sqlite3.IntegrityError)
+    assert outcomes == {k: k for k in range(10) if k != 6}
+    assert db.conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 9
+
+
+async def test_a_batched_write_that_answers_for_the_wrong_number_of_items_is_an_error(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="returned 0 results for 1 writes"):
+        await db.write_batched(lambda conn, items: [], "item")
+
+
+def test_a_migration_that_fails_changes_nothing(db: Database) -> None:
+    def half(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES (1, 'kept?')")
+        raise ValueError("stop")
+
+    with pytest.raises(ValueError, match="stop"):
+        db.migrate(half)
+    assert db.conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0

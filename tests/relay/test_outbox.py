@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import json
+import sqlite3
+import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
 import pytest
 
 from relay.database import Database, DatabaseBusy
@@ -109,3 +116,82 @@ async def test_a_delivery_to_more_repos_than_one_statement_can_bind_is_recorded_
     many = [Target(repo=f"org/repo-{n}", level="L1", check_run_wanted=False) for n in range(1234)]
     assert await outbox.record(_delivery(), many)
     assert len(await outbox.for_delivery("d-1")) == 1234
+
+
+async def test_two_copies_of_a_delivery_in_one_commit_store_it_once_with_the_first_copys_targets(
+    db: Database,
+) -> None:
+    outbox = SqliteOutbox(db)
+    results: dict[str, bool] = {}
+
+    async def record(name: str, targets: list[Target]) -> None:
+        results[name] = await outbox.record(_delivery(), targets)
+
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:
+        entered.set()
+        release.wait()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(db.write, hold)
+        with anyio.fail_after(5):
+            await anyio.to_thread.run_sync(entered.wait)
+        tg.start_soon(record, "first", TARGETS[:1])
+        tg.start_soon(record, "again", TARGETS)
+        await anyio.lowlevel.checkpoint()  # both copies are queued behind `hold`, so they share a commit
+        release.set()
+    assert results == {"first": True, "again": False}
+    assert [r.repo for r in await outbox.for_delivery("d-1")] == ["a/one"]
+
+
+async def test_deliveries_recorded_at_once_are_each_stored_with_their_own_targets(db: Database) -> None:
+    outbox = SqliteOutbox(db)
+    targets = {
+        f"d-{n}": [Target(repo=f"org/r{n}-{i}", level="L2", check_run_wanted=False) for i in range(n)]
+        for n in range(1, 30)
+    }
+
+    async def record(delivery_id: str) -> None:
+        assert await outbox.record(_delivery(delivery_id), targets[delivery_id])
+
+    async with anyio.create_task_group() as tg:
+        for delivery_id in targets:
+            tg.start_soon(record, delivery_id)
+    for delivery_id, expected in targets.items():
+        assert [r.repo for r in await outbox.for_delivery(delivery_id)] == sorted(t.repo for t in expected)
+
+
+async def test_a_database_with_compressed_bodies_is_upgraded_and_its_deliveries_still_dispatch(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    body = json.dumps({"action": "opened", "text": "é" * 100})
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE deliveries (delivery_id TEXT PRIMARY KEY, event TEXT NOT NULL, action TEXT,
+            upstream_repo TEXT NOT NULL, pr_number INTEGER, head_sha TEXT NOT NULL, received_at REAL NOT NULL,
+            body_zlib BLOB NOT NULL);
+        """
+    )
+    old.execute(
+        "INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ("d-old", "pull_request", "opened", "pytorch/pytorch", 5, "a" * 40, 100.0, zlib.compress(body.encode())),
+    )
+    old.commit()
+    old.close()
+    db = Database(path)
+    try:
+        outbox = SqliteOutbox(db)
+        columns = [row["name"] for row in db.conn.execute("PRAGMA table_info(deliveries)")]
+        assert columns[-1] == "body" and "body_zlib" not in columns
+        await db.write(
+            lambda conn: conn.execute(
+                "INSERT INTO dispatches (delivery_id, repo, level, check_run_wanted, status, next_attempt_at)"
+                " VALUES ('d-old', 'a/one', 'L1', 0, 'pending', 100.0)"
+            )
+        )
+        (task,) = await outbox.claim_due(200.0, limit=10, lease_seconds=60)
+        assert task.delivery.body == body
+        assert await outbox.record(_delivery("d-new"), TARGETS)
+    finally:
+        db.close()
