@@ -105,12 +105,6 @@ class Database:
         """Create tables and indexes if missing; at start-up, before any write()."""
         self._writer.executescript(schema)
 
-    def migrate(self, fn: Callable[[sqlite3.Connection], None]) -> None:
-        """Run `fn` on the writer connection in one transaction; at start-up, before any write()."""
-        with self._writer:  # COMMIT on success, ROLLBACK on an error
-            self._writer.execute("BEGIN IMMEDIATE")
-            fn(self._writer)
-
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` on the writer connection inside a committed transaction; its result or its error.
 
@@ -158,7 +152,8 @@ class Database:
                 items = [entry.item for entry in group]
                 done = fn(conn, items)
                 if len(done) != len(items):
-                    raise RuntimeError(f"{fn.__qualname__} returned {len(done)} results for {len(items)} writes")
+                    name = getattr(fn, "__qualname__", repr(fn))
+                    raise RuntimeError(f"{name} returned {len(done)} results for {len(items)} writes")
                 results.extend(done)
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 -- one write failed: redo each alone so only that one reports it

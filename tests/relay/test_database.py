@@ -122,13 +122,3 @@ async def test_a_failing_item_of_a_batched_write_fails_alone(db: Database) -> No
 async def test_a_batched_write_that_answers_for_the_wrong_number_of_items_is_an_error(db: Database) -> None:
     with pytest.raises(RuntimeError, match="returned 0 results for 1 writes"):
         await db.write_batched(lambda conn, items: [], "item")
-
-
-def test_a_migration_that_fails_changes_nothing(db: Database) -> None:
-    def half(conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT INTO t VALUES (1, 'kept?')")
-        raise ValueError("stop")
-
-    with pytest.raises(ValueError, match="stop"):
-        db.migrate(half)
-    assert db.conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0

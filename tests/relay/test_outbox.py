@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,38 +158,3 @@ async def test_deliveries_recorded_at_once_are_each_stored_with_their_own_target
             tg.start_soon(record, delivery_id)
     for delivery_id, expected in targets.items():
         assert [r.repo for r in await outbox.for_delivery(delivery_id)] == sorted(t.repo for t in expected)
-
-
-async def test_a_database_with_compressed_bodies_is_upgraded_and_its_deliveries_still_dispatch(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    body = json.dumps({"action": "opened", "text": "é" * 100})
-    old = sqlite3.connect(path)
-    old.executescript(
-        """
-        CREATE TABLE deliveries (delivery_id TEXT PRIMARY KEY, event TEXT NOT NULL, action TEXT,
-            upstream_repo TEXT NOT NULL, pr_number INTEGER, head_sha TEXT NOT NULL, received_at REAL NOT NULL,
-            body_zlib BLOB NOT NULL);
-        """
-    )
-    old.execute(
-        "INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        ("d-old", "pull_request", "opened", "pytorch/pytorch", 5, "a" * 40, 100.0, zlib.compress(body.encode())),
-    )
-    old.commit()
-    old.close()
-    db = Database(path)
-    try:
-        outbox = SqliteOutbox(db)
-        columns = [row["name"] for row in db.conn.execute("PRAGMA table_info(deliveries)")]
-        assert columns[-1] == "body" and "body_zlib" not in columns
-        await db.write(
-            lambda conn: conn.execute(
-                "INSERT INTO dispatches (delivery_id, repo, level, check_run_wanted, status, next_attempt_at)"
-                " VALUES ('d-old', 'a/one', 'L1', 0, 'pending', 100.0)"
-            )
-        )
-        (task,) = await outbox.claim_due(200.0, limit=10, lease_seconds=60)
-        assert task.delivery.body == body
-        assert await outbox.record(_delivery("d-new"), TARGETS)
-    finally:
-        db.close()
