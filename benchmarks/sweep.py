@@ -11,10 +11,9 @@ sandbox, so the peak per minute is measured, not taken from the pacer's own book
 The baseline is a sequential sweep (concurrency 1) over a `--sample` of the same kind of issues in a
 separate sandbox, measured in this run and extrapolated linearly to the full queue.
 
-GitHub's other documented limit, 500 content-creating requests an hour, cannot be met by any
-schedule that writes to 1,000 issues in 15 minutes; this benchmark measures the per-minute bound and
-raises the hourly one to `--per-hour` (default 4,800, i.e. not binding). A real night with the
-default 500 an hour is bounded by that instead: see the projection it prints.
+The sweep's own default limits apply: at most 80 writes a minute of any kind, and at most 500
+content-creating writes (comments) an hour. Label edits create no content, so they are held to the
+minute's pace only; both peaks are measured at the sandbox and checked against the limits.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from agent.models import IssueSnapshot, Plan
 from agent.retry import RetryingCaller
 from agent.sandbox import Faults, IssueSeed, SandboxStore, build_server
 from agent.skillpack import SkillPack
-from agent.sweep.pacer import PacedCaller, PaceLimits, WritePacer
+from agent.sweep.pacer import PacedCaller, PaceLimits, WriteKind, WritePacer, write_kind
 from agent.sweep.report import SweepSummary, summarize
 from agent.sweep.runner import Sweep, SweepSettings
 from agent.sweep.state import RunStore
@@ -103,19 +102,22 @@ class _WriteClock:
 
     def __init__(self, inner: ToolCaller) -> None:
         self.inner = inner
-        self.stamps: list[float] = []
+        self.stamps: list[tuple[float, WriteKind]] = []
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
         if name in WRITE_TOOLS:
-            self.stamps.append(time.monotonic())
+            self.stamps.append((time.monotonic(), write_kind(name, arguments)))
         return await self.inner.call_tool(name, arguments)
 
-    def peak_per_minute(self) -> int:
+    def peak(self, seconds: float, kinds: frozenset[WriteKind] = frozenset({"content", "edit"})) -> int:
+        """The most writes of `kinds` inside any sliding window of `seconds`."""
         window: deque[float] = deque()
         peak = 0
-        for stamp in self.stamps:
+        for stamp, kind in self.stamps:
+            if kind not in kinds:
+                continue
             window.append(stamp)
-            while window[0] <= stamp - 60.0:
+            while window[0] <= stamp - seconds:
                 window.popleft()
             peak = max(peak, len(window))
         return peak
@@ -123,7 +125,7 @@ class _WriteClock:
 
 async def _sweep(
     issues: int, concurrency: int, args: argparse.Namespace, folder: Path
-) -> tuple[SweepSummary, int, float]:
+) -> tuple[SweepSummary, _WriteClock, float]:
     store = SandboxStore(":memory:")
     store.put_many(_seeds(issues))
     faults = Faults(latency_seconds=args.latency)
@@ -144,7 +146,7 @@ async def _sweep(
         )
         run_id = await sweep.run()
     wall = time.monotonic() - started
-    return summarize(runs.run(run_id), runs.events(run_id)), counter.peak_per_minute(), wall
+    return summarize(runs.run(run_id), runs.events(run_id)), counter, wall
 
 
 def _minutes(seconds: float) -> str:
@@ -160,22 +162,30 @@ async def main(args: argparse.Namespace) -> None:
             f"limits {args.per_minute}/min and {args.per_hour}/h",
             flush=True,
         )
-        _, base_peak, base_wall = await _sweep(args.sample, 1, args, folder)
+        _, base_writes, base_wall = await _sweep(args.sample, 1, args, folder)
         per_issue = base_wall / args.sample
         print(
             f"baseline: {args.sample} issues sequentially in {base_wall:.1f} s ({per_issue:.2f} s per issue)",
             flush=True,
         )
-        full, peak, wall = await _sweep(args.issues, args.concurrency, args, folder)
+        full, writes, wall = await _sweep(args.issues, args.concurrency, args, folder)
 
     worked = sum(count for status, count in full.statuses.items() if status != "skipped")
     worked += sum(count for status, count in full.phase1.items() if status != "skipped")
     sequential = per_issue * args.issues
     limit = args.per_minute
+    content = frozenset[WriteKind]({"content"})
+    peak, peak_content = writes.peak(60.0), writes.peak(3600.0, content)
+    exceeded = [
+        counter
+        for counter in (writes, base_writes)
+        if counter.peak(60.0) > limit or counter.peak(3600.0, content) > args.per_hour
+    ]
     print()
     print(f"wall time:           {_minutes(wall)}  (target: <= 15 min)")
     print(f"issues per minute:   {worked / (wall / 60):.1f}  ({worked} triaged, {len(full.failures)} failed)")
     print(f"writes:              {full.writes}, peak {peak} per minute at the sandbox (limit {limit})")
+    print(f"content writes:      {peak_content} comments in the busiest hour (limit {args.per_hour})")
     print(f"time writes waited:  {full.paced_seconds:.0f} s")
     print(
         f"sequential estimate: {_minutes(sequential)}  ({args.sample} issues measured, x{args.issues / args.sample:g})"
@@ -184,10 +194,7 @@ async def main(args: argparse.Namespace) -> None:
     # In a sliding minute the first `limit` writes go at once, then each further `limit` a minute later.
     floor = (math.ceil(full.writes / limit) - 1) * (60 + PaceLimits().margin_seconds)
     print(f"write floor:         {_minutes(floor)}  ({full.writes} writes at {limit} a minute)")
-    hours = math.ceil(full.writes / 500) - 1
-    rest = (math.ceil((full.writes - hours * 500) / limit) - 1) * 60
-    print(f"with 500 writes/h:   at least {hours} h {rest / 60:.0f} min (GitHub's hourly limit, if enforced)")
-    print("limits:              " + ("EXCEEDED" if peak > limit or base_peak > limit else "never exceeded"))
+    print("limits:              " + ("EXCEEDED" if exceeded else "never exceeded"))
 
 
 def _arguments() -> argparse.Namespace:
@@ -197,7 +204,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--model-seconds", type=float, default=2.0, help="seconds per model turn")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--per-minute", type=int, default=80)
-    parser.add_argument("--per-hour", type=int, default=4800)
+    parser.add_argument("--per-hour", type=int, default=500, help="content-creating writes an hour")
     parser.add_argument("--sample", type=int, default=20, help="issues in the sequential baseline")
     return parser.parse_args()
 

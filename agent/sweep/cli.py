@@ -39,11 +39,11 @@ right under either marker: an issue the first-level bot handed over already carr
 is still pending; one this bot finished is never picked again; one the high-priority flow left for
 humans is requeued only if the policy says so.
 
-Writes (comments and label changes) are paced under GitHub's secondary limits (--per-minute,
---per-hour); 5xx answers, timeouts and secondary-rate-limit answers are retried with backoff that
-honours Retry-After (a comment is not re-sent after a 5xx, which may have posted it); one issue's
-failure never stops the run. With --budget-usd the run stops
-before the estimated spend would pass the cap and reports what it left.
+Writes are paced under GitHub's secondary limits: comments and label changes together at most
+--per-minute, comments (content-creating writes) also at most --per-hour. 5xx answers, timeouts and
+secondary-rate-limit answers are retried with backoff that honours Retry-After (a comment is not
+re-sent after a 5xx, which may have posted it); one issue's failure never stops the run. With
+--budget-usd the run stops before the estimated spend would pass the cap and reports what it left.
 
 Every applied issue is checked against the live issue afterwards: a missing marker is re-applied
 once; an issue that should have changed and did not counts as failed.
@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--resume", metavar="RUN_ID", help="continue a stopped run; finished issues are not redone")
     group.add_argument(
-        "--per-minute", type=_positive_int, default=80, metavar="N", help="content-creating writes a minute (80)"
+        "--per-minute", type=_positive_int, default=80, metavar="N", help="writes of any kind a minute (80)"
     )
     group.add_argument(
         "--per-hour", type=_positive_int, default=500, metavar="N", help="content-creating writes an hour (500)"

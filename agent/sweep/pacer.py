@@ -1,9 +1,11 @@
-"""Keeps the sweep's writes under GitHub's secondary rate limits for content-creating requests.
+"""Keeps the sweep's writes under GitHub's secondary rate limits.
 
-GitHub documents at most 80 content-creating requests a minute and 500 an hour. A comment is one;
-a label write (`issue_write`, a PATCH) is counted too, since GitHub does not promise it is not and
-going over costs a lockout far longer than the wait. Reads are not paced here: they are bounded by
-the sweep's concurrency and retried on a secondary-limit answer.
+GitHub documents at most 80 content-creating requests a minute and 500 an hour. A comment creates
+content and counts against both. A label edit (`issue_write` update, a PATCH) creates nothing, so it is
+not held to the hourly content budget, but it is still held to the per-minute pace: GitHub asks
+clients to space out mutating requests, and going over costs a lockout far longer than the wait.
+Reads are not paced here: they are bounded by the sweep's concurrency and retried on a
+secondary-limit answer.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from mcp.types import CallToolResult
@@ -20,17 +22,25 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.github import ToolCaller, classify
 from agent.guarded_session import WRITE_TOOLS
 
-__all__ = ["PaceLimits", "PacedCaller", "WritePacer"]
+__all__ = ["PaceLimits", "PacedCaller", "WriteKind", "WritePacer", "write_kind"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+WriteKind = Literal["content", "edit"]
+
+
+def write_kind(name: str, arguments: dict[str, Any] | None) -> WriteKind:
+    """A label update edits an issue; a comment, or anything that opens an issue, creates content."""
+    if name == "issue_write" and (arguments or {}).get("method") == "update":
+        return "edit"
+    return "content"
 
 
 class PaceLimits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    per_minute: int = Field(default=80, ge=1)
-    per_hour: int = Field(default=500, ge=1)
+    per_minute: int = Field(default=80, ge=1, description="Writes of either kind a minute.")
+    per_hour: int = Field(default=500, ge=1, description="Content-creating writes an hour.")
     margin_seconds: float = Field(
         default=1.0,
         ge=0,
@@ -38,8 +48,13 @@ class PaceLimits(BaseModel):
         "always equally late, so a window exactly full here could read one over there.",
     )
 
-    def windows(self) -> tuple[tuple[int, float], ...]:
-        return ((self.per_minute, 60.0 + self.margin_seconds), (self.per_hour, 3600.0 + self.margin_seconds))
+    def windows(self) -> tuple[tuple[int, float, frozenset[WriteKind]], ...]:
+        """(limit, seconds, kinds counted) for each window."""
+        every: frozenset[WriteKind] = frozenset({"content", "edit"})
+        return (
+            (self.per_minute, 60.0 + self.margin_seconds, every),
+            (self.per_hour, 3600.0 + self.margin_seconds, frozenset({"content"})),
+        )
 
 
 class WritePacer:
@@ -57,8 +72,8 @@ class WritePacer:
         self._clock = clock
         self._sleep = sleep
         self._lock = anyio.Lock()
-        self._stamps: deque[float] = deque()
-        self._longest = max(seconds for _, seconds in self._windows)
+        self._stamps: deque[tuple[float, WriteKind]] = deque()
+        self._longest = max(seconds for _, seconds, _ in self._windows)
         self._paused_until = float("-inf")
         self.total = 0
         self.peak_per_minute = 0
@@ -68,32 +83,34 @@ class WritePacer:
         """Hold every writer for `seconds`: GitHub's secondary limit is per token, not per request."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
-    async def acquire(self) -> None:
+    async def acquire(self, kind: WriteKind = "content") -> None:
         async with self._lock:
             while True:
                 now = self._clock()
-                wait = self._wait(now)
+                wait = self._wait(now, kind)
                 if wait <= 0:
                     break
                 self.waited_seconds += wait
                 await self._sleep(wait)
-            self._stamps.append(now)
+            self._stamps.append((now, kind))
             self.total += 1
             self.peak_per_minute = max(self.peak_per_minute, self._count_since(now - 60.0))
 
-    def _wait(self, now: float) -> float:
-        while self._stamps and self._stamps[0] <= now - self._longest:
+    def _wait(self, now: float, kind: WriteKind) -> float:
+        while self._stamps and self._stamps[0][0] <= now - self._longest:
             self._stamps.popleft()
         wait = max(0.0, self._paused_until - now)
-        for limit, seconds in self._windows:
-            inside = [stamp for stamp in self._stamps if stamp > now - seconds]
+        for limit, seconds, kinds in self._windows:
+            if kind not in kinds:
+                continue
+            inside = [stamp for stamp, counted in self._stamps if stamp > now - seconds and counted in kinds]
             if len(inside) >= limit:
                 # The slot frees when the oldest write that keeps the window full falls out of it.
                 wait = max(wait, inside[-limit] + seconds - now)
         return wait
 
     def _count_since(self, start: float) -> int:
-        return sum(1 for stamp in self._stamps if stamp > start)
+        return sum(1 for stamp, _ in self._stamps if stamp > start)
 
 
 class PacedCaller:
@@ -118,7 +135,7 @@ class PacedCaller:
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
         if name in self.writes:
-            await self.pacer.acquire()
+            await self.pacer.acquire(write_kind(name, arguments))
         result = await self.inner.call_tool(name, arguments)
         failure = classify(result)
         if failure is not None and failure.kind == "rate_limited":

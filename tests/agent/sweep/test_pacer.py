@@ -1,7 +1,7 @@
 import anyio
 import pytest
 
-from agent.sweep.pacer import PaceLimits, WritePacer
+from agent.sweep.pacer import PaceLimits, WritePacer, write_kind
 
 
 class FakeTime:
@@ -101,3 +101,38 @@ async def test_the_margin_keeps_a_full_window_from_reading_one_over_at_github() 
     await pacer.acquire()
     assert time.now == 61.0
     assert PaceLimits().margin_seconds == 1.0
+
+
+@pytest.mark.anyio
+async def test_label_edits_do_not_spend_the_hourly_content_budget() -> None:
+    time = FakeTime()
+    pacer = _pacer(80, 2, time)
+    for _ in range(10):
+        await pacer.acquire("edit")
+        time.now += 1.0
+    await pacer.acquire("content")
+    await pacer.acquire("content")
+    assert time.sleeps == []
+
+
+@pytest.mark.anyio
+async def test_label_edits_still_share_the_minute_window_with_comments() -> None:
+    time = FakeTime()
+    pacer = _pacer(2, 100, time)
+    await pacer.acquire("content")
+    await pacer.acquire("edit")
+    await pacer.acquire("edit")
+    assert time.sleeps == [60.0]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "kind"),
+    [
+        ("issue_write", {"method": "update", "labels": ["x"]}, "edit"),
+        ("issue_write", {"method": "create", "title": "t"}, "content"),
+        ("add_issue_comment", {"body": "hi"}, "content"),
+        ("issue_write", None, "content"),
+    ],
+)
+def test_only_a_label_update_counts_as_an_edit(tool: str, arguments: dict[str, str] | None, kind: str) -> None:
+    assert write_kind(tool, arguments) == kind
