@@ -2,21 +2,7 @@ import anyio
 import pytest
 
 from agent.sweep.pacer import PaceLimits, WritePacer, write_kind
-
-
-class FakeTime:
-    """A clock that only moves when someone sleeps, so pacing is tested without waiting."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.agent.sweep.support import FakeTime
 
 
 def _pacer(per_minute: int, per_hour: int, time: FakeTime, margin: float = 0.0) -> WritePacer:
