@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from agent.models import Decision
 from agent.policy import Policy
 from agent.result import TriageResult
 from evals.gold import IssueType
@@ -51,16 +52,7 @@ Verdict = Literal["correct", "wrong", "unscored"]
 FAILED = "failed"
 NONE = "(none)"
 _OWED: frozenset[Family] = frozenset({"routing", "module_only"})
-_DECISION_ORDER = (
-    "already_classified",
-    "not_distributed",
-    "route",
-    "classify",
-    "low_confidence",
-    "high_priority",
-    "needs_reproduction",
-    FAILED,
-)
+_DECISION_ORDER: tuple[str, ...] = (*get_args(Decision), FAILED)
 
 
 class AppliedLabel(BaseModel):
