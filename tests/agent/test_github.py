@@ -1,5 +1,4 @@
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,26 +16,6 @@ REF = IssueRef(owner="pytorch", repo="pytorch", number=7)
 DAY = datetime(2026, 1, 1, tzinfo=UTC)
 GET = {"method": "get", "owner": "pytorch", "repo": "pytorch", "issue_number": 7}
 API = "https://api.github.com/repos/pytorch/pytorch/issues/7"
-
-
-@pytest.fixture
-def store() -> Iterator[SandboxStore]:
-    with SandboxStore() as opened:
-        opened.put(
-            IssueSeed(
-                repo="pytorch/pytorch",
-                number=7,
-                title="DTensor redistribute fails",
-                body="snippet",
-                author="pat",
-                created_at=DAY,
-                labels=("oncall: distributed", "module: dtensor"),
-                comments=tuple(
-                    CommentSeed(author=f"u{n}", body=f"c{n}", created_at=DAY + timedelta(hours=n)) for n in range(5)
-                ),
-            )
-        )
-        yield opened
 
 
 @pytest.mark.parametrize(

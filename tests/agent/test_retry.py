@@ -1,5 +1,4 @@
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 
 import pytest
 from mcp import MCPError
@@ -8,26 +7,11 @@ from agent.connection import connect
 from agent.github import ToolCaller
 from agent.models import UsageError
 from agent.retry import RetryingCaller
-from agent.sandbox import Faults, IssueSeed, SandboxStore
+from agent.sandbox import Faults, SandboxStore
 
 pytestmark = pytest.mark.anyio
 
 GET = {"method": "get", "owner": "pytorch", "repo": "pytorch", "issue_number": 7}
-
-
-@pytest.fixture
-def store() -> Iterator[SandboxStore]:
-    with SandboxStore() as opened:
-        opened.put(
-            IssueSeed(
-                repo="pytorch/pytorch",
-                number=7,
-                title="DTensor redistribute fails",
-                created_at=datetime(2026, 1, 1, tzinfo=UTC),
-                labels=("oncall: distributed",),
-            )
-        )
-        yield opened
 
 
 class Sleeps:
