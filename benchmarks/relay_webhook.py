@@ -13,9 +13,10 @@ than 202 stops the run); the bare endpoint reads the body and answers 200. Dispa
 started: what GitHub waits for is the answer, and dispatching happens after it.
 
 The load generator shares the machine's CPUs with the servers, and so does whatever else runs there:
-the endpoints take turns in rounds (which one goes first alternates), each round gives a ratio, and
-the verdict is the median ratio. CPU time per request of each server process (all its threads) and
-of the load generator is printed too, from /proc where there is one.
+the endpoints take turns in rounds (which one goes first alternates, and each turn starts once both
+servers are idle), each round gives a ratio, and the verdict is the median ratio. CPU time per
+request of each server process (all its threads) and of the load generator is printed too, from
+/proc where there is one.
 
 `--outbox discard` is a diagnostic, not a relay figure: the relay does every check and routes, then
 throws the delivery away instead of recording it, which shows how much of the gap is the durable write.
@@ -188,6 +189,21 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _wait_idle(pids: Sequence[int], *, window: float = 0.2, limit: float = 15.0) -> None:
+    """Wait until no server process uses more than 5 % of a CPU over `window` seconds.
+
+    A relay keeps working briefly after its load ends (its last commits, a checkpoint); measuring the
+    other endpoint meanwhile would charge that work to it.
+    """
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = [_cpu_seconds(pid) for pid in pids]
+        time.sleep(window)
+        after = [_cpu_seconds(pid) for pid in pids]
+        if all(b is None or a is None or a - b <= 0.05 * window for b, a in zip(before, after, strict=True)):
+            return
+
+
 async def _load(port: int, body: bytes, requests: int, concurrency: int, expected: int) -> tuple[float, list[float]]:
     signature = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
     head = (
@@ -306,11 +322,15 @@ def main(argv: list[str] | None = None) -> int:
     with _servers(args.repos, args.outbox == "discard") as servers:
         for server in servers:
             server.run(body, args.warmup, args.concurrency)
+        # Measurements start from an idle machine and wait for one before each endpoint's turn.
         print(f"{'round':<8}{'bare req/s':>12}{'relay req/s':>13}{'ratio':>8}")
         for number in range(1, args.rounds + 1):
             # Alternate which endpoint goes first, so drift on a shared machine falls on both alike.
             order = servers if number % 2 else servers[::-1]
-            measured = {server.kind: server.run(body, args.requests, args.concurrency) for server in order}
+            measured = {}
+            for server in order:
+                _wait_idle([s.pid for s in servers])
+                measured[server.kind] = server.run(body, args.requests, args.concurrency)
             for kind, run in measured.items():
                 runs[kind].append(run)
             bare, relay = measured["bare"].throughput, measured["relay"].throughput

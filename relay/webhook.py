@@ -8,13 +8,13 @@ answer never waits for GitHub, so it comes back in milliseconds whatever the num
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -196,9 +196,8 @@ class WebhookEndpoint:
         if not delivery_id or len(delivery_id) > 200:
             return problem(400, "missing or malformed X-GitHub-Delivery header")
         try:
-            text = body.decode("utf-8")
-            payload = json.loads(text)
-        except ValueError:  # UnicodeDecodeError is a ValueError too
+            payload = orjson.loads(body)  # a third of the stdlib parser's time, and no decoded copy first
+        except orjson.JSONDecodeError:  # invalid UTF-8 included
             return problem(400, "body is not UTF-8 JSON")
         if not isinstance(payload, dict):
             return problem(400, "body is not a JSON object")
@@ -218,7 +217,7 @@ class WebhookEndpoint:
         if isinstance(decision, Rerequested):
             outcome = await self._handlers.rerequested(delivery_id, decision, payload)
             return JSONResponse(outcome.model_dump())
-        return await self._fan_out(delivery_id, repo, decision, text)
+        return await self._fan_out(delivery_id, repo, decision, body.decode())
 
     async def _fan_out(self, delivery_id: str, repo: str, decision: Dispatch, body: str) -> Response:
         allowlist = self._allowlist()

@@ -98,6 +98,10 @@ async def test_malformed_bodies_and_missing_delivery_ids_are_400(start_relay: St
     async with start_relay(background=False) as h:
         not_json = await h.webhook("push", {}, body=b"{not json")
         assert not_json.status_code == 400
+        not_utf8 = await h.webhook("push", {}, body=b'{"after": "\xff"}')
+        assert (not_utf8.status_code, not_utf8.json()["error"]) == (400, "body is not UTF-8 JSON")
+        not_object = await h.webhook("push", {}, body=b"[1, 2]")
+        assert (not_object.status_code, not_object.json()["error"]) == (400, "body is not a JSON object")
         no_delivery = await h.http.post(
             f"{h.url}/github/webhook",
             content=b"{}",
