@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import anyio.to_thread
 import pytest
 
 from relay.database import Database
+from tests.relay.held_writer import held_writer
 
 pytestmark = pytest.mark.anyio
 
@@ -83,20 +83,9 @@ async def test_batched_writes_queued_together_share_one_call_and_each_gets_its_o
         item: tuple[int, str | None] = (k, f"v{k}")
         results[k] = await db.write_batched(insert, item)
 
-    entered, release = threading.Event(), threading.Event()
-
-    def hold(conn: sqlite3.Connection) -> None:
-        entered.set()
-        release.wait()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(db.write, hold)
-        with anyio.fail_after(5):
-            await anyio.to_thread.run_sync(entered.wait)  # the writer is busy: what comes next queues up
+    async with held_writer(db) as tg:
         for k in range(8):
             tg.start_soon(one, k)
-        await anyio.lowlevel.checkpoint()  # every write above is queued before the writer is free
-        release.set()
     assert calls == [list(range(8))]
     assert results == {k: k for k in range(8)}
     assert db.conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 8

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 
 from relay.database import Database, DatabaseBusy
 from relay.outbox import Delivery, SqliteOutbox, Target
+from tests.relay.held_writer import held_writer
 
 pytestmark = pytest.mark.anyio
 
@@ -125,20 +124,9 @@ async def test_two_copies_of_a_delivery_in_one_commit_store_it_once_with_the_fir
     async def record(name: str, targets: list[Target]) -> None:
         results[name] = await outbox.record(_delivery(), targets)
 
-    entered, release = threading.Event(), threading.Event()
-
-    def hold(conn: sqlite3.Connection) -> None:
-        entered.set()
-        release.wait()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(db.write, hold)
-        with anyio.fail_after(5):
-            await anyio.to_thread.run_sync(entered.wait)
+    async with held_writer(db) as tg:  # both copies queue behind the busy writer, so they share a commit
         tg.start_soon(record, "first", TARGETS[:1])
         tg.start_soon(record, "again", TARGETS)
-        await anyio.lowlevel.checkpoint()  # both copies are queued behind `hold`, so they share a commit
-        release.set()
     assert results == {"first": True, "again": False}
     assert [r.repo for r in await outbox.for_delivery("d-1")] == ["a/one"]
 
