@@ -11,13 +11,12 @@ from anthropic.types import TextBlockParam
 from pydantic import BaseModel, ConfigDict
 
 from agent.claude.settings import Mode
-from agent.claude.untrusted import Finding, inspect_untrusted
+from agent.claude.untrusted import Finding, Inspection, inspect_untrusted
 from agent.models import Decision, IssueSnapshot
 from agent.skillpack import SkillPack
 from agent.templating import render
 
 __all__ = [
-    "IssueMessage",
     "ToolNote",
     "estimate_tokens",
     "issue_message",
@@ -39,13 +38,6 @@ class ToolNote(BaseModel):
 
     name: str
     description: str
-
-
-class IssueMessage(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    text: str
-    findings: tuple[Finding, ...]
 
 
 def estimate_tokens(text: str) -> int:
@@ -80,8 +72,9 @@ def _clipped(text: str, limit: int) -> str:
     return f"{text[:limit]}\n[... {len(text) - limit} more characters clipped]"
 
 
-def issue_message(snapshot: IssueSnapshot, *, one_shot: bool = False) -> IssueMessage:
-    """The issue as the first user message: trusted facts first, then the untrusted text, delimited."""
+def issue_message(snapshot: IssueSnapshot, *, one_shot: bool = False) -> Inspection:
+    """The issue as the first user message (trusted facts first, then the untrusted text, delimited),
+    with what the inspection of every untrusted part found."""
     findings: list[Finding] = []
 
     def shown(text: str, where: str, limit: int) -> str:
@@ -120,7 +113,7 @@ def issue_message(snapshot: IssueSnapshot, *, one_shot: bool = False) -> IssueMe
         omitted_comments=first - 1,
         **data,
     )
-    return IssueMessage(text=text, findings=tuple(findings))
+    return Inspection(text=text, findings=tuple(findings))
 
 
 def reminder(pack: SkillPack, *, remaining: int) -> str:

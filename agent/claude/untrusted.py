@@ -39,6 +39,8 @@ class Finding(BaseModel):
 
 
 class Inspection(BaseModel):
+    """Text ready to show the model, and what was found hidden or imitated in its untrusted parts."""
+
     model_config = ConfigDict(frozen=True)
 
     text: str
