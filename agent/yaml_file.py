@@ -26,6 +26,8 @@ def load_yaml_model(path: Path, model: type[_M], *, what: str, error: type[Value
         raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise error(f"{what} {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise error(f"{what} {path} must be a mapping of settings")
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from agent.yaml_file import load_yaml_model
 from relay.allowlist import is_repo_name
 
 __all__ = [
@@ -192,19 +192,7 @@ class RelayConfig(_Settings):
 
 def load_config(path: Path) -> RelayConfig:
     """Read and validate the YAML file; every problem is a ConfigError naming the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config {path} must be a mapping of settings")
-    try:
-        config = RelayConfig.model_validate(raw)
-    except ValidationError as exc:
-        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"config {path} is invalid: {fields}") from exc
+    config = load_yaml_model(path, RelayConfig, what="config", error=ConfigError)
     return _resolve_paths(config, path.resolve().parent)
 
 

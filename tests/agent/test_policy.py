@@ -55,3 +55,10 @@ def test_invalid_yaml_is_a_policy_error(tmp_path: Path) -> None:
     bad.write_text("queue_label: [unclosed", encoding="utf-8")
     with pytest.raises(PolicyError, match="not valid YAML"):
         Policy.load(bad)
+
+
+def test_a_policy_file_that_is_not_a_mapping_says_so(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("- queue_label\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"policy .*policy\.yaml must be a mapping of settings"):
+        Policy.load(bad)
