@@ -13,9 +13,10 @@ __all__ = ["field_errors", "load_yaml_model"]
 _M = TypeVar("_M", bound=BaseModel)
 
 
-def field_errors(error: ValidationError) -> str:
-    """`a.b: message; c: message`, the form every config error of the project uses."""
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in error.errors())
+def field_errors(error: ValidationError, *, root: str = "<root>") -> str:
+    """`a.b: message; c: message`, the form every validation error of the project is reported in;
+    `root` names the whole value when the error is about it rather than a field."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or root}: {e['msg']}" for e in error.errors())
 
 
 def load_yaml_model(path: Path, model: type[_M], *, what: str, error: type[ValueError]) -> _M:

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.models import IssueRef
+from agent.yaml_file import field_errors
 
 __all__ = ["DatasetComment", "DatasetError", "DatasetIssue", "dataset_digest", "load_dataset", "write_dataset"]
 
@@ -64,7 +65,7 @@ def load_dataset(path: Path) -> list[DatasetIssue]:
         try:
             issue = DatasetIssue.model_validate_json(line)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<line>'}: {e['msg']}" for e in exc.errors())
+            problems = field_errors(exc, root="<line>")
             raise DatasetError(f"{where}: not a dataset issue: {problems}") from exc
         try:
             ref = issue.ref

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from agent.yaml_file import field_errors
 from relay.allowlist import Allowlist, Level, level_at_least
 from relay.callback_schema import CallbackBody, body_digest, canonical_json
 from relay.callback_token import CallbackTokenError, CallbackTokens
@@ -103,7 +104,7 @@ class CallbackEndpoint:
         except BodyTooLarge as exc:
             raise _Refused(413, str(exc)) from exc
         except ValidationError as exc:
-            fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+            fields = field_errors(exc, root="body")
             raise _Refused(400, f"callback body is invalid: {fields}") from exc
         except ValueError as exc:  # also UnicodeDecodeError
             raise _Refused(400, "callback body is not UTF-8 JSON") from exc

@@ -21,6 +21,7 @@ import anyio
 import httpx2
 from pydantic import ValidationError
 
+from agent.yaml_file import field_errors
 from relay.callback_schema import CallbackBody, TestResults
 from relay.config import check_service_url
 
@@ -107,7 +108,7 @@ def build_body(request: ReportRequest, client_payload: Mapping[str, Any], enviro
     try:
         CallbackBody.model_validate(body)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = field_errors(exc, root="")
         raise ReportError(f"the report would be refused: {problems}") from exc
     return body
 

@@ -21,6 +21,7 @@ from agent.claude.settings import Mode
 from agent.claude.untrusted import inspect_untrusted
 from agent.models import Plan
 from agent.skillpack import SkillPack
+from agent.yaml_file import field_errors
 
 __all__ = [
     "SUBMIT_PLAN",
@@ -129,16 +130,12 @@ def plan_schema(pack: SkillPack) -> dict[str, Any]:
     }
 
 
-def _describe(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in error.errors())
-
-
 def parse_plan(arguments: object, pack: SkillPack) -> Plan:
     """The plan in a `submit_plan` call, or `InvalidPlan` saying what to fix."""
     try:
         plan = Plan.model_validate(arguments)
     except ValidationError as error:
-        raise InvalidPlan(f"the plan does not match the schema: {_describe(error)}") from error
+        raise InvalidPlan(f"the plan does not match the schema: {field_errors(error, root='input')}") from error
     unknown_labels = [label for label in plan.labels if label not in pack.allowlist]
     unknown_templates = [key for key in plan.templates if key not in pack.templates]
     problems = []

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agent.yaml_file import field_errors
+
 __all__ = [
     "UNKNOWN_DATE",
     "CommentSeed",
@@ -215,7 +217,7 @@ class DatasetRecord(BaseModel):
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{where}: not JSON ({exc.msg} at column {exc.colno})") from exc
         except ValidationError as exc:
-            fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors())
+            fields = field_errors(exc)
             raise DatasetError(f"{where}: {fields}") from exc
 
     def to_seed(self, *, labels: tuple[str, ...] | None = None) -> IssueSeed:
