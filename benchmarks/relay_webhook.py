@@ -47,7 +47,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from relay.outbox import Delivery, SqliteOutbox, Target
+from relay.delivery import Delivery, Target
 from relay.webhook import UnhandledEvents, WebhookEndpoint
 
 SECRET = b"benchmark-webhook-secret"
@@ -111,7 +111,7 @@ def _allowlist(repos: int) -> str:
 # -- the servers (child processes) ---------------------------------------------------------------
 
 
-class _Discarding(SqliteOutbox):
+class _Discarding:
     """Accepts every delivery and stores nothing (the `--outbox discard` diagnostic)."""
 
     async def record(self, delivery: Delivery, targets: Sequence[Target]) -> bool:
@@ -167,7 +167,7 @@ def _serve(kind: str, repos: int, directory: str, discard: bool, ready: Connecti
                     secret=SECRET,
                     upstream_repo=config.upstream_repo,
                     allowlist=lambda: relay.allowlist.current,
-                    outbox=_Discarding(relay.database),
+                    outbox=_Discarding(),
                     handlers=UnhandledEvents(),
                 )
                 relay = dataclasses.replace(relay, webhook=webhook)

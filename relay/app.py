@@ -70,7 +70,11 @@ async def open_relay(
             http = await stack.enter_async_context(httpx2.AsyncClient(timeout=config.github.timeout_seconds))
         database = Database(config.store.database, synchronous=config.store.synchronous)
         stack.callback(database.close)
-        outbox, jobs, results = SqliteOutbox(database), SqliteJobStore(database), SqliteResultsStore(database)
+        outbox = await SqliteOutbox.open(
+            database, journal_bytes=config.store.journal_mib << 20, sync_each=config.store.synchronous == "full"
+        )
+        stack.push_async_callback(outbox.close)  # before the database closes: it stores what is pending
+        jobs, results = SqliteJobStore(database), SqliteResultsStore(database)
         allowlist = AllowlistSource(config.allowlist, http=http, api_url=config.github.api_url)
         await allowlist.load()
         github = GitHubApp(

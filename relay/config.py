@@ -157,6 +157,12 @@ class StoreSettings(_Settings):
         default="normal",
         description="normal survives a process crash; full also survives power loss, at an fsync per write.",
     )
+    journal_mib: int = Field(
+        default=64,
+        ge=32,
+        le=4096,
+        description="Size of the intake journal next to the database (it must hold a 25 MB webhook).",
+    )
 
 
 class SweeperSettings(_Settings):

@@ -1,24 +1,26 @@
 """The durable outbox: every verified delivery and one row per (delivery, target repo).
 
-The webhook handler writes a delivery and all its targets in one transaction before answering;
-the primary keys make a redelivery add nothing. Deliveries recorded together share their INSERT
-statements (a busy relay records a few per commit). Dispatch workers then claim due rows, and each
-row ends `dispatched` or `failed`. A row also remembers which workflow run redeemed its callback token.
+Recording goes through the intake (relay/intake.py): durable in its journal before the webhook is
+answered, in these tables a few milliseconds later, where the primary keys make a redelivery or a
+replay add nothing. Dispatch workers claim due rows, and each row ends `dispatched` or `failed`. A
+row also remembers which workflow run redeemed its callback token.
 """
 
 from __future__ import annotations
 
-import functools
 import sqlite3
-import zlib
-from collections.abc import Iterator, Sequence
-from typing import Any, Literal, Protocol, TypeVar
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field
+import lz4.frame
+from pydantic import BaseModel, ConfigDict
 
 from relay.allowlist import Level
 from relay.database import Database
+from relay.delivery import Delivery, Target, UpstreamEvent
+from relay.intake import SCHEMA, Intake, OutboxBusy
 
 __all__ = [
     "Delivery",
@@ -26,27 +28,15 @@ __all__ = [
     "DispatchStatus",
     "DispatchTask",
     "Outbox",
+    "OutboxBusy",
     "SqliteOutbox",
     "Target",
     "UpstreamEvent",
 ]
 
-_T = TypeVar("_T")
-
-UpstreamEvent = Literal["pull_request", "push"]
 DispatchStatus = Literal["pending", "dispatched", "failed"]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    delivery_id   TEXT PRIMARY KEY,
-    event         TEXT NOT NULL,
-    action        TEXT,
-    upstream_repo TEXT NOT NULL,
-    pr_number     INTEGER,
-    head_sha      TEXT NOT NULL,
-    received_at   REAL NOT NULL,
-    body_zlib     BLOB NOT NULL
-);
 CREATE TABLE IF NOT EXISTS dispatches (
     delivery_id      TEXT NOT NULL REFERENCES deliveries(delivery_id) ON DELETE CASCADE,
     repo             TEXT NOT NULL COLLATE NOCASE,
@@ -63,30 +53,6 @@ CREATE TABLE IF NOT EXISTS dispatches (
 );
 CREATE INDEX IF NOT EXISTS dispatches_due ON dispatches (next_attempt_at) WHERE status = 'pending';
 """
-
-
-class Delivery(BaseModel):
-    """One verified upstream webhook that fans out."""
-
-    model_config = ConfigDict(frozen=True)
-
-    delivery_id: str
-    event: UpstreamEvent
-    action: str | None
-    upstream_repo: str
-    pr_number: int | None
-    head_sha: str
-    received_at: float
-    body: str = Field(repr=False)
-    """The webhook body exactly as GitHub signed it; passed through as `client_payload.payload`."""
-
-
-class Target(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    repo: str
-    level: Level
-    check_run_wanted: bool
 
 
 class DispatchRecord(BaseModel):
@@ -166,80 +132,43 @@ FROM dispatches d JOIN deliveries v USING (delivery_id)
 """
 
 
-# Rows per multi-row INSERT (one statement costs less than executemany's one per row); the chunks
-# stay well under SQLite's limit on bound variables.
-_DELIVERY_CHUNK = 100
-_DISPATCH_CHUNK = 500
-
-
-@functools.lru_cache(maxsize=128)
-def _insert_deliveries(count: int) -> str:
-    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * count)
-    return f"INSERT INTO deliveries VALUES {rows} ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id"
-
-
-@functools.lru_cache(maxsize=128)
-def _insert_dispatches(count: int) -> str:
-    rows = ", ".join(["(?, ?, ?, ?, 'pending', ?)"] * count)
-    return (
-        "INSERT OR IGNORE INTO dispatches (delivery_id, repo, level, check_run_wanted, status, next_attempt_at)"
-        f" VALUES {rows}"
-    )
-
-
-def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
-    return (items[start : start + size] for start in range(0, len(items), size))
-
-
-def _insert(conn: sqlite3.Connection, items: list[tuple[Delivery, Sequence[Target]]]) -> list[bool]:
-    """Store deliveries with their targets; for each, whether it was new (and its targets stored).
-
-    Bodies are compressed here, in the writer thread and outside the GIL: a third of the bytes to log
-    and to checkpoint, which is what lets checkpoints keep up under sustained load.
-    """
-    stored: set[str] = set()
-    for chunk in _chunks(items, _DELIVERY_CHUNK):
-        values = [
-            value
-            for d, _ in chunk
-            for value in (
-                d.delivery_id,
-                d.event,
-                d.action,
-                d.upstream_repo,
-                d.pr_number,
-                d.head_sha,
-                d.received_at,
-                zlib.compress(d.body.encode(), 1),
-            )
-        ]
-        stored.update(row[0] for row in conn.execute(_insert_deliveries(len(chunk)), values))
-    fresh: list[bool] = []
-    rows: list[tuple[object, ...]] = []
-    for delivery, targets in items:
-        new = delivery.delivery_id in stored
-        stored.discard(delivery.delivery_id)  # the same id twice in one batch: the second is a redelivery
-        fresh.append(new)
-        if new:
-            rows.extend(
-                (delivery.delivery_id, t.repo, t.level, t.check_run_wanted, delivery.received_at) for t in targets
-            )
-    for part in _chunks(rows, _DISPATCH_CHUNK):
-        conn.execute(_insert_dispatches(len(part)), [value for row in part for value in row])
-    return fresh
-
-
 def _record(row: Any) -> DispatchRecord:
     return DispatchRecord.model_validate(dict(row))
 
 
 class SqliteOutbox:
-    """The outbox in the embedded database."""
+    """The outbox in the embedded database; make one with `open()` and `close()` it before the database."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._changed = anyio.Event()
-        db.create(_SCHEMA)
+        self._intake: Intake | None = None
+        db.create(SCHEMA + _SCHEMA)
+
+    @classmethod
+    async def open(
+        cls, db: Database, *, journal: Path | None = None, journal_bytes: int = 64 << 20, sync_each: bool = False
+    ) -> SqliteOutbox:
+        """The outbox with its intake journal (next to the database unless given), replayed if need be."""
+        outbox = cls(db)
+        outbox._intake = await Intake.open(
+            db,
+            journal or db.path.with_name(db.path.name + ".journal"),
+            capacity=journal_bytes,
+            sync_each=sync_each,
+            on_stored=outbox._touch,
+        )
+        return outbox
+
+    @property
+    def intake(self) -> Intake:
+        if self._intake is None:
+            raise RuntimeError("SqliteOutbox(db) only reads and dispatches; use SqliteOutbox.open(db) to record")
+        return self._intake
+
+    async def close(self) -> None:
+        if self._intake is not None:
+            await self._intake.close()
 
     def watch(self) -> anyio.Event:
         return self._changed
@@ -254,10 +183,15 @@ class SqliteOutbox:
         return count
 
     async def record(self, delivery: Delivery, targets: Sequence[Target]) -> bool:
-        inserted = await self._db.write_batched(_insert, (delivery, targets))
-        if inserted:
-            self._touch()
-        return inserted
+        return await self.intake.record(delivery, targets)
+
+    async def settle(self) -> None:
+        """Wait until every delivery recorded so far has its rows."""
+        await self.intake.settle()
+
+    async def _settled(self, delivery_id: str) -> None:
+        if self._intake is not None and self._intake.holds(delivery_id):
+            await self._intake.settle()
 
     async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[DispatchTask]:
         keys = await self._db.write(
@@ -271,19 +205,24 @@ class SqliteOutbox:
         )
         tasks: list[DispatchTask] = []
         deliveries: dict[str, Delivery] = {}
+        packs: dict[int, bytes] = {}
         for key in keys:
             record = await self.get(key["delivery_id"], key["repo"])
             if record is None:  # purged between the two statements
                 continue
             if record.delivery_id not in deliveries:
-                row = self._db.conn.execute(
-                    "SELECT * FROM deliveries WHERE delivery_id = ?", (record.delivery_id,)
-                ).fetchone()
-                data = dict(row)
-                data["body"] = zlib.decompress(data.pop("body_zlib")).decode()
-                deliveries[record.delivery_id] = Delivery.model_validate(data)
+                deliveries[record.delivery_id] = self._delivery(record.delivery_id, packs)
             tasks.append(DispatchTask(record=record, delivery=deliveries[record.delivery_id]))
         return tasks
+
+    def _delivery(self, delivery_id: str, packs: dict[int, bytes]) -> Delivery:
+        row = dict(self._db.conn.execute("SELECT * FROM deliveries WHERE delivery_id = ?", (delivery_id,)).fetchone())
+        pack_id, offset, length = row.pop("body_pack"), row.pop("body_offset"), row.pop("body_length")
+        if pack_id not in packs:
+            (blob,) = self._db.conn.execute("SELECT lz4 FROM bodies WHERE pack_id = ?", (pack_id,)).fetchone()
+            packs[pack_id] = lz4.frame.decompress(blob)
+        row["body"] = packs[pack_id][offset : offset + length]
+        return Delivery.model_validate(row)
 
     async def next_due(self) -> float | None:
         row = self._db.conn.execute(
@@ -318,12 +257,14 @@ class SqliteOutbox:
         )
 
     async def get(self, delivery_id: str, repo: str) -> DispatchRecord | None:
+        await self._settled(delivery_id)
         row = self._db.conn.execute(
             _RECORD_SQL + " WHERE d.delivery_id = ? AND d.repo = ?", (delivery_id, repo)
         ).fetchone()
         return None if row is None else _record(row)
 
     async def for_delivery(self, delivery_id: str) -> list[DispatchRecord]:
+        await self._settled(delivery_id)
         rows = self._db.conn.execute(_RECORD_SQL + " WHERE d.delivery_id = ? ORDER BY d.repo", (delivery_id,))
         return [_record(row) for row in rows]
 
@@ -342,6 +283,16 @@ class SqliteOutbox:
         return await self._db.write(bind)
 
     async def purge(self, before: float) -> int:
-        return await self._db.write(
-            lambda conn: conn.execute("DELETE FROM deliveries WHERE received_at < ?", (before,)).rowcount
-        )
+        def delete(conn: sqlite3.Connection) -> list[str]:
+            sql = "DELETE FROM deliveries WHERE received_at < ? RETURNING delivery_id"
+            gone = [row[0] for row in conn.execute(sql, (before,))]
+            # Packs are made in order: those older than the oldest one in use are unused.
+            conn.execute(
+                "DELETE FROM bodies WHERE pack_id < COALESCE((SELECT MIN(body_pack) FROM deliveries), 1 << 62)"
+            )
+            return gone
+
+        gone = await self._db.write(delete)
+        if self._intake is not None:
+            self._intake.forget(gone)
+        return len(gone)

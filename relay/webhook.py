@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -20,11 +20,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from relay.allowlist import LABEL_PREFIX, Allowlist
+from relay.delivery import Delivery, Target, UpstreamEvent
 from relay.endpoint import BodyTooLarge, problem, read_body
-from relay.outbox import Delivery, Outbox, Target, UpstreamEvent
+from relay.intake import OutboxBusy
 
 __all__ = [
     "DISPATCH_ACTIONS",
+    "DeliverySink",
     "Dispatch",
     "EventHandlers",
     "HandlerOutcome",
@@ -132,6 +134,12 @@ def route(event: str, payload: Mapping[str, Any]) -> Route:
     return Ignore(f"{event} action {action!r} is not relayed")
 
 
+class DeliverySink(Protocol):
+    async def record(self, delivery: Delivery, targets: Sequence[Target]) -> bool:
+        """Make the delivery durable with its targets; False (and nothing stored) when it is known."""
+        ...
+
+
 class HandlerOutcome(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -166,7 +174,7 @@ class WebhookEndpoint:
         secret: bytes,
         upstream_repo: str,
         allowlist: Callable[[], Allowlist],
-        outbox: Outbox,
+        outbox: DeliverySink,
         handlers: EventHandlers,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -217,9 +225,9 @@ class WebhookEndpoint:
         if isinstance(decision, Rerequested):
             outcome = await self._handlers.rerequested(delivery_id, decision, payload)
             return JSONResponse(outcome.model_dump())
-        return await self._fan_out(delivery_id, repo, decision, body.decode())
+        return await self._fan_out(delivery_id, repo, decision, body)
 
-    async def _fan_out(self, delivery_id: str, repo: str, decision: Dispatch, body: str) -> Response:
+    async def _fan_out(self, delivery_id: str, repo: str, decision: Dispatch, body: bytes) -> Response:
         allowlist = self._allowlist()
         delivery = Delivery(
             delivery_id=delivery_id,
@@ -232,7 +240,11 @@ class WebhookEndpoint:
             body=body,
         )
         targets = self._targets(allowlist, decision)
-        if not await self._outbox.record(delivery, targets):
+        try:
+            recorded = await self._outbox.record(delivery, targets)
+        except OutboxBusy as exc:  # GitHub redelivers on request; nothing was recorded
+            return problem(503, str(exc))
+        if not recorded:
             return JSONResponse({"status": "duplicate", "delivery_id": delivery_id})
         return JSONResponse({"status": "queued", "delivery_id": delivery_id, "targets": len(targets)}, status_code=202)
 

@@ -41,15 +41,16 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 
 async def test_a_known_delivery_is_not_recorded_again_even_with_new_targets(db: Database) -> None:
-    outbox = SqliteOutbox(db)
+    outbox = await SqliteOutbox.open(db)
     assert await outbox.record(_delivery(), TARGETS)
     assert not await outbox.record(_delivery(), [*TARGETS, Target(repo="c/three", level="L2", check_run_wanted=False)])
     assert [r.repo for r in await outbox.for_delivery("d-1")] == ["a/one", "b/two"]
 
 
 async def test_claiming_counts_an_attempt_and_leases_the_row_until_released(db: Database) -> None:
-    outbox = SqliteOutbox(db)
+    outbox = await SqliteOutbox.open(db)
     await outbox.record(_delivery(), TARGETS)
+    await outbox.settle()  # claiming sees stored rows only
     claimed = await outbox.claim_due(200.0, limit=10, lease_seconds=60)
     assert [(t.record.repo, t.record.attempts) for t in claimed] == [("a/one", 1), ("b/two", 1)]
     assert await outbox.claim_due(201.0, limit=10, lease_seconds=60) == []
@@ -60,8 +61,9 @@ async def test_claiming_counts_an_attempt_and_leases_the_row_until_released(db: 
 
 
 async def test_a_retry_is_due_only_at_its_time_and_settled_rows_are_never_claimed(db: Database) -> None:
-    outbox = SqliteOutbox(db)
+    outbox = await SqliteOutbox.open(db)
     await outbox.record(_delivery(), TARGETS)
+    await outbox.settle()
     await outbox.claim_due(200.0, limit=10, lease_seconds=60)
     await outbox.mark_retry("d-1", "a/one", 300.0, "HTTP 502")
     await outbox.mark_dispatched("d-1", "b/two", 201.0)
@@ -74,8 +76,9 @@ async def test_a_retry_is_due_only_at_its_time_and_settled_rows_are_never_claime
 
 
 async def test_a_callback_token_is_redeemed_by_the_first_run_only(db: Database) -> None:
-    outbox = SqliteOutbox(db)
+    outbox = await SqliteOutbox.open(db)
     await outbox.record(_delivery(), TARGETS)
+    await outbox.settle()
     assert await outbox.redeem("d-1", "a/one", 11) == 11
     assert await outbox.redeem("d-1", "A/One", 12) == 11
     assert await outbox.redeem("d-1", "b/two", 12) == 12
@@ -83,9 +86,10 @@ async def test_a_callback_token_is_redeemed_by_the_first_run_only(db: Database) 
 
 
 async def test_old_deliveries_are_purged_with_their_rows(db: Database) -> None:
-    outbox = SqliteOutbox(db)
+    outbox = await SqliteOutbox.open(db)
     await outbox.record(_delivery("old", 10.0), TARGETS)
     await outbox.record(_delivery("new", 500.0), TARGETS)
+    await outbox.settle()
     assert await outbox.purge(before=100.0) == 1
     assert await outbox.for_delivery("old") == []
     assert len(await outbox.for_delivery("new")) == 2
@@ -99,40 +103,39 @@ def test_a_second_relay_on_the_same_database_is_refused(db: Database) -> None:
 
 async def test_the_outbox_survives_reopening(tmp_path: Path) -> None:
     first = Database(tmp_path / "o.db")
-    await SqliteOutbox(first).record(_delivery(), TARGETS)
+    outbox = await SqliteOutbox.open(first)
+    await outbox.record(_delivery(), TARGETS)
+    await outbox.close()
     first.close()
     second = Database(tmp_path / "o.db")
     try:
-        assert len(await SqliteOutbox(second).for_delivery("d-1")) == 2
+        reopened = await SqliteOutbox.open(second)
+        assert len(await reopened.for_delivery("d-1")) == 2
+        assert not await reopened.record(_delivery(), TARGETS)
+        await reopened.close()
     finally:
         second.close()
 
 
 async def test_a_delivery_to_more_repos_than_one_statement_can_bind_is_recorded_whole(db: Database) -> None:
-    outbox = SqliteOutbox(db)
+    outbox = await SqliteOutbox.open(db)
     many = [Target(repo=f"org/repo-{n}", level="L1", check_run_wanted=False) for n in range(1234)]
     assert await outbox.record(_delivery(), many)
     assert len(await outbox.for_delivery("d-1")) == 1234
 
 
-async def test_two_copies_of_a_delivery_in_one_commit_store_it_once_with_the_first_copys_targets(
+async def test_a_copy_arriving_before_the_first_is_stored_is_refused_and_the_first_copys_targets_count(
     db: Database,
 ) -> None:
-    outbox = SqliteOutbox(db)
-    results: dict[str, bool] = {}
-
-    async def record(name: str, targets: list[Target]) -> None:
-        results[name] = await outbox.record(_delivery(), targets)
-
-    async with held_writer(db) as tg:  # both copies queue behind the busy writer, so they share a commit
-        tg.start_soon(record, "first", TARGETS[:1])
-        tg.start_soon(record, "again", TARGETS)
-    assert results == {"first": True, "again": False}
+    outbox = await SqliteOutbox.open(db)
+    async with held_writer(db):  # the first copy cannot be stored yet
+        assert await outbox.record(_delivery(), TARGETS[:1])
+        assert not await outbox.record(_delivery(), TARGETS)
     assert [r.repo for r in await outbox.for_delivery("d-1")] == ["a/one"]
 
 
 async def test_deliveries_recorded_at_once_are_each_stored_with_their_own_targets(db: Database) -> None:
-    outbox = SqliteOutbox(db)
+    outbox = await SqliteOutbox.open(db)
     targets = {
         f"d-{n}": [Target(repo=f"org/r{n}-{i}", level="L2", check_run_wanted=False) for i in range(n)]
         for n in range(1, 30)

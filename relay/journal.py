@@ -1,0 +1,143 @@
+"""The intake journal: a fixed-size ring file that makes a webhook durable before it is answered.
+
+Appending is one `pwritev` into pages written once when the file was made, so it rewrites page-cache
+pages instead of growing the file (a growing file costs several times more kernel time per record).
+Records wait here until the outbox has copied them into SQLite, in batches, and released them.
+
+A record: header (magic, journal id, sequence number, lengths, CRC-32), then metadata and body. The
+journal id belongs to the database, so records left by an older database are never replayed; the
+sequence number and the checksum find where the live records end after a crash: replay starts at
+the position the database last saved, takes records while each carries the next number, and when
+one does not, looks once at the start of the file, where a record that did not fit at the end went.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Journal", "JournalFull", "JournalRecord"]
+
+_HEADER = struct.Struct("<4sQQIII")
+_MAGIC = b"RLJ1"
+_ZEROS = bytes(1 << 20)
+
+
+class JournalFull(Exception):
+    """No room for the record until the outbox releases older ones."""
+
+
+@dataclass(frozen=True)
+class JournalRecord:
+    seq: int
+    end: int
+    """Offset just past the record: where replay resumes once it is released."""
+    meta: bytes
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _Extent:
+    seq: int
+    start: int
+    end: int
+
+
+class Journal:
+    """Append, release in order, and replay after a restart; all on one thread (the event loop)."""
+
+    def __init__(self, path: Path, *, capacity: int, journal_id: int, next_seq: int, position: int) -> None:
+        """Open (making or resizing the file as needed); `recovered` then holds the unreleased records."""
+        self.path = path
+        self.journal_id = journal_id
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        size = os.fstat(self._fd).st_size
+        # Replay within the file as it is (its size may predate a change of capacity); grow it first.
+        self.recovered = self._replay(next_seq, position, size) if position < size else []
+        self.capacity = max(capacity, size if self.recovered else 0)
+        self._fill(size, self.capacity)
+        self._live: deque[_Extent] = deque()
+        start = position
+        for record in self.recovered:
+            begin = record.end - _HEADER.size - len(record.meta) - len(record.body)
+            self._live.append(_Extent(record.seq, begin, record.end))
+            start = record.end
+        self._tail = start if start < self.capacity else 0
+        self.next_seq = next_seq + len(self.recovered)
+
+    def _fill(self, start: int, end: int) -> None:
+        for offset in range(start, end, len(_ZEROS)):
+            os.pwrite(self._fd, _ZEROS[: min(len(_ZEROS), end - offset)], offset)
+
+    def _read(self, offset: int, seq: int, size: int) -> JournalRecord | None:
+        header = os.pread(self._fd, _HEADER.size, offset)
+        if len(header) < _HEADER.size:
+            return None
+        magic, journal_id, found, meta_len, body_len, crc = _HEADER.unpack(header)
+        end = offset + _HEADER.size + meta_len + body_len
+        if magic != _MAGIC or journal_id != self.journal_id or found != seq or end > size:
+            return None
+        data = os.pread(self._fd, meta_len + body_len, offset + _HEADER.size)
+        if zlib.crc32(data, seq) != crc:  # a torn write: the record was never acknowledged
+            return None
+        return JournalRecord(seq=seq, end=end, meta=data[:meta_len], body=data[meta_len:])
+
+    def _replay(self, seq: int, offset: int, size: int) -> list[JournalRecord]:
+        records: list[JournalRecord] = []
+        while True:
+            record = self._read(offset, seq, size)
+            if record is None and offset != 0:
+                record = self._read(0, seq, size)
+            if record is None:
+                return records
+            records.append(record)
+            seq, offset = seq + 1, record.end
+
+    def append(self, meta: bytes, body: bytes) -> JournalRecord:
+        """Write one record; JournalFull when the unreleased ones leave no room for it."""
+        size = _HEADER.size + len(meta) + len(body)
+        if size > self.capacity:
+            raise ValueError(f"a record of {size} bytes cannot fit a journal of {self.capacity}")
+        start = self._place(size)
+        seq = self.next_seq
+        header = _HEADER.pack(
+            _MAGIC, self.journal_id, seq, len(meta), len(body), zlib.crc32(body, zlib.crc32(meta, seq))
+        )
+        os.pwritev(self._fd, [header, meta, body], start)
+        self.next_seq += 1
+        self._tail = start + size
+        self._live.append(_Extent(seq, start, self._tail))
+        return JournalRecord(seq=seq, end=self._tail, meta=meta, body=body)
+
+    def _place(self, size: int) -> int:
+        if not self._live:
+            return self._tail if self._tail + size <= self.capacity else 0
+        first, last = self._live[0].start, self._live[-1].start
+        if last >= first:  # live records are one run [first, tail): room after it, or before it
+            if self._tail + size <= self.capacity:
+                return self._tail
+            if size <= first:
+                return 0
+        elif self._tail + size <= first:  # wrapped: the room is between the tail and the oldest record
+            return self._tail
+        raise JournalFull(f"{len(self._live)} records wait to be stored; no room for {size} bytes")
+
+    def release(self, seq: int) -> None:
+        """Forget every record up to `seq`: the outbox has stored them."""
+        while self._live and self._live[0].seq <= seq:
+            self._live.popleft()
+
+    @property
+    def pending(self) -> int:
+        return len(self._live)
+
+    def sync(self) -> None:
+        """Flush the written records to the disk (any thread)."""
+        os.fdatasync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
