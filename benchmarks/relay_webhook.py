@@ -8,9 +8,12 @@ Each endpoint runs under uvicorn in its own process, listening on loopback, and 
 before the first measurement; this process drives them with the same keep-alive HTTP/1.1 load (a
 minimal client, so the load generator is not what gets measured). Every request is a ~25 KB
 `pull_request` webhook with a new delivery id, so the relay verifies the HMAC, routes, and writes
-the delivery plus one outbox row per allowlisted repo to SQLite before answering (an answer other
-than 202 stops the run); the bare endpoint reads the body and answers 200. Dispatch workers are not
-started: what GitHub waits for is the answer, and dispatching happens after it.
+the delivery to its intake journal before answering (an answer other than 202 stops the run); its
+SQLite rows (the delivery, one per allowlisted repo, the compressed body) are stored in batches by the
+writer thread meanwhile, and that work is measured too. The bare endpoint reads the body and answers
+200. Dispatch workers are not started: what GitHub waits for is the answer, and dispatching happens
+after it. Every request carries the same body, which flatters the compression of body packs a little
+(lz4 runs outside the GIL and the event loop either way).
 
 The load generator shares the machine's CPUs with the servers, and so does whatever else runs there:
 the endpoints take turns in rounds (which one goes first alternates, and each turn starts once both

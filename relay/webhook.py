@@ -1,8 +1,9 @@
 """`POST /github/webhook`: verify, filter, route, and record the fan-out durably before answering.
 
 Order: cheap event filter (before any crypto), HMAC-SHA256 over the raw body, upstream-repo check,
-routing. A dispatching event is written to the outbox with all its targets in one transaction; the
-answer never waits for GitHub, so it comes back in milliseconds whatever the number of targets.
+routing. A dispatching event is recorded in the outbox with all its targets (durable in its intake
+journal) before the answer; the answer never waits for GitHub or for SQLite, so it comes back in
+milliseconds whatever the number of targets. A journal that stays full is a 503: GitHub can redeliver.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ def test_relative_paths_are_read_relative_to_the_config_file(tmp_path: Path) -> 
         ("oidc: {issuers: []}\n", "oidc.issuers"),
         ("callback: {public_url: 'relay.example.org/cb'}\n", "callback.public_url"),
         ("sweeper: {zombie_timeout: 5}\n", "sweeper.zombie_timeout: Extra inputs are not permitted"),
+        ("store: {journal_mib: 8}\n", "store.journal_mib: Input should be greater than or equal to 32"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_field(tmp_path: Path, extra: str, message: str) -> None:

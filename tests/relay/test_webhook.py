@@ -7,7 +7,9 @@ import json
 import anyio
 import pytest
 
+from relay import intake
 from relay.callback_token import CallbackTokens
+from relay.journal import Journal, JournalFull, JournalRecord
 from relay.webhook import Dispatch, Ignore, LabelAdded, PayloadError, Rerequested, route, signature_matches
 from tests.relay.conftest import StartRelay
 from tests.relay.harness import CALLBACK_KEY, REPOS, WEBHOOK_SECRET, settled
@@ -219,3 +221,22 @@ async def test_label_and_rerun_events_are_accepted_for_their_handlers_and_dispat
         )
         assert labeled.json()["status"] == rerun.json()["status"] == "accepted"
         assert await h.relay.outbox.for_delivery("d-label") == await h.relay.outbox.for_delivery("d-rerun") == []
+
+
+@pytest.mark.anyio
+async def test_a_journal_that_stays_full_answers_503_and_the_redelivery_is_then_accepted(
+    start_relay: StartRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intake, "_FULL_WAIT", 0.1)
+    async with start_relay(background=False) as h:
+        with monkeypatch.context() as full:
+            full.setattr(Journal, "append", _always_full)
+            refused = await h.webhook("pull_request", pull_request_event(), delivery="d-busy")
+        assert refused.status_code == 503
+        assert "journal has been full" in refused.json()["error"]
+        again = await h.webhook("pull_request", pull_request_event(), delivery="d-busy")
+        assert again.status_code == 202
+
+
+def _always_full(self: Journal, meta: bytes, body: bytes) -> JournalRecord:
+    raise JournalFull("no room (test)")
