@@ -303,7 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=3000, help="webhooks per endpoint and round")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=3000,
+        help="requests per endpoint before measuring; the default also writes the relay's 64 MiB journal once, "
+        "as a relay that has been running has",
+    )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repos", type=int, default=20, help="allowlisted downstream repos (outbox rows per webhook)")
     parser.add_argument(

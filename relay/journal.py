@@ -1,6 +1,6 @@
 """The intake journal: a fixed-size ring file that makes a webhook durable before it is answered.
 
-Appending is one `pwritev` into pages written once when the file was made, so it rewrites page-cache
+Appending is one `pwritev`, after the first lap into pages already written, so it rewrites page-cache
 pages instead of growing the file (a growing file costs several times more kernel time per record).
 Records wait here until the outbox has copied them into SQLite, in batches, and released them.
 
@@ -59,7 +59,7 @@ class Journal:
         # Replay within the file as it is (its size may predate a change of capacity); grow it first.
         self.recovered = self._replay(next_seq, position, size) if position < size else []
         self.capacity = max(capacity, size if self.recovered else 0)
-        self._fill(size, self.capacity)
+        self._prepared = size  # bytes of the file written at least once
         self._live: deque[_Extent] = deque()
         start = position
         for record in self.recovered:
@@ -69,9 +69,15 @@ class Journal:
         self._tail = start if start < self.capacity else 0
         self.next_seq = next_seq + len(self.recovered)
 
-    def _fill(self, start: int, end: int) -> None:
-        for offset in range(start, end, len(_ZEROS)):
-            os.pwrite(self._fd, _ZEROS[: min(len(_ZEROS), end - offset)], offset)
+    def _prepare(self, end: int) -> None:
+        """Write zeros up to `end` (in steps of 1 MiB), so that later laps only rewrite pages.
+
+        The file grows with the load instead of at start: an idle relay keeps a small journal.
+        """
+        target = min(self.capacity, -(-end // len(_ZEROS)) * len(_ZEROS))
+        while self._prepared < target:
+            os.pwrite(self._fd, _ZEROS[: min(len(_ZEROS), target - self._prepared)], self._prepared)
+            self._prepared = min(target, self._prepared + len(_ZEROS))
 
     def _read(self, offset: int, seq: int, size: int) -> JournalRecord | None:
         header = os.pread(self._fd, _HEADER.size, offset)
@@ -103,6 +109,8 @@ class Journal:
         if size > self.capacity:
             raise ValueError(f"a record of {size} bytes cannot fit a journal of {self.capacity}")
         start = self._place(size)
+        if start + size > self._prepared:
+            self._prepare(start + size)
         seq = self.next_seq
         header = _HEADER.pack(
             _MAGIC, self.journal_id, seq, len(meta), len(body), zlib.crc32(body, zlib.crc32(meta, seq))

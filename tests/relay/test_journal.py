@@ -128,3 +128,11 @@ def test_after_any_appends_and_releases_a_restart_replays_exactly_the_unreleased
     journal.close()
     again = _open(path, capacity=400, next_seq=saved[0], position=saved[1])
     assert [(seq, body) for seq, _, body in _replayed(again)] == live
+
+
+def test_the_file_grows_with_the_records_not_to_its_capacity_at_once(tmp_path: Path) -> None:
+    journal = _open(tmp_path / "j", capacity=64 << 20)
+    journal.append(b"m", b"x" * 100)
+    assert os.path.getsize(tmp_path / "j") == 1 << 20
+    journal.append(b"m", b"y" * (3 << 20))
+    assert os.path.getsize(tmp_path / "j") == 4 << 20
