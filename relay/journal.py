@@ -57,7 +57,7 @@ class Journal:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         size = os.fstat(self._fd).st_size
         # Replay within the file as it is (its size may predate a change of capacity); grow it first.
-        self.recovered = self._replay(next_seq, position, size) if position < size else []
+        self.recovered = self._replay(next_seq, position, size) if size else []
         self.capacity = max(capacity, size if self.recovered else 0)
         self._prepared = size  # bytes of the file written at least once
         self._live: deque[_Extent] = deque()

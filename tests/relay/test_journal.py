@@ -136,3 +136,15 @@ def test_the_file_grows_with_the_records_not_to_its_capacity_at_once(tmp_path: P
     assert os.path.getsize(tmp_path / "j") == 1 << 20
     journal.append(b"m", b"y" * (3 << 20))
     assert os.path.getsize(tmp_path / "j") == 4 << 20
+
+
+def test_after_a_record_that_ends_exactly_at_the_end_replay_continues_at_the_start(tmp_path: Path) -> None:
+    journal = _open(tmp_path / "j", capacity=2 * HEADER + 20)
+    first = journal.append(b"", b"a" * 10)
+    second = journal.append(b"", b"b" * 10)
+    assert second.end == journal.capacity
+    journal.release(second.seq)
+    journal.append(b"", b"c" * 10)
+    journal.close()
+    again = _open(tmp_path / "j", capacity=2 * HEADER + 20, next_seq=second.seq + 1, position=second.end)
+    assert [(seq, body) for seq, _, body in _replayed(again)] == [(first.seq + 2, b"c" * 10)]
