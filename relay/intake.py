@@ -28,7 +28,7 @@ from relay.database import Database
 from relay.delivery import Delivery, Target
 from relay.journal import Journal, JournalFull, JournalRecord
 
-__all__ = ["FLUSH_DELAY", "SCHEMA", "Intake", "OutboxBusy"]
+__all__ = ["FLUSH_DELAY", "Intake", "OutboxBusy"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ FLUSH_DELAY = 0.05
 _RETRY_DELAY = 1.0
 _FULL_WAIT = 5.0
 
-SCHEMA = """
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS bodies (
     pack_id INTEGER PRIMARY KEY,
     lz4     BLOB NOT NULL
@@ -150,7 +150,7 @@ class Intake:
         cls, db: Database, path: Path, *, capacity: int, sync_each: bool, on_stored: Callable[[], None]
     ) -> Intake:
         """Open the journal and store whatever it holds that the database does not."""
-        db.create(SCHEMA)
+        db.create(_SCHEMA)
         row = db.conn.execute("SELECT journal_id, next_seq, position FROM journal").fetchone()
         if row is None:
             row = (secrets.randbits(63), 1, 0)

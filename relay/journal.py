@@ -44,19 +44,18 @@ class JournalRecord:
 class _Extent:
     seq: int
     start: int
-    end: int
 
 
 class Journal:
     """Append, release in order, and replay after a restart; all on one thread (the event loop)."""
 
     def __init__(self, path: Path, *, capacity: int, journal_id: int, next_seq: int, position: int) -> None:
-        """Open (making or resizing the file as needed); `recovered` then holds the unreleased records."""
+        """Open (making the file if needed); `recovered` then holds the unreleased records."""
         self.path = path
         self.journal_id = journal_id
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         size = os.fstat(self._fd).st_size
-        # Replay within the file as it is (its size may predate a change of capacity); grow it first.
+        # Replay within the file as it is: its size may predate a change of capacity.
         self.recovered = self._replay(next_seq, position, size) if size else []
         self.capacity = max(capacity, size if self.recovered else 0)
         self._prepared = size  # bytes of the file written at least once
@@ -64,7 +63,7 @@ class Journal:
         start = position
         for record in self.recovered:
             begin = record.end - _HEADER.size - len(record.meta) - len(record.body)
-            self._live.append(_Extent(record.seq, begin, record.end))
+            self._live.append(_Extent(record.seq, begin))
             start = record.end
         self._tail = start if start < self.capacity else 0
         self.next_seq = next_seq + len(self.recovered)
@@ -118,7 +117,7 @@ class Journal:
         os.pwritev(self._fd, [header, meta, body], start)
         self.next_seq += 1
         self._tail = start + size
-        self._live.append(_Extent(seq, start, self._tail))
+        self._live.append(_Extent(seq, start))
         return JournalRecord(seq=seq, end=self._tail, meta=meta, body=body)
 
     def _place(self, size: int) -> int:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from relay.allowlist import Level
 from relay.database import Database
 from relay.delivery import Delivery, Target, UpstreamEvent
-from relay.intake import SCHEMA, Intake, OutboxBusy
+from relay.intake import Intake, OutboxBusy
 
 __all__ = [
     "Delivery",
@@ -136,50 +136,50 @@ def _record(row: Any) -> DispatchRecord:
     return DispatchRecord.model_validate(dict(row))
 
 
+class _Changes:
+    """An event set at each change and then replaced: take it before reading, then wait on it."""
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+
+    def touch(self) -> None:
+        self.event.set()
+        self.event = anyio.Event()
+
+
 class SqliteOutbox:
     """The outbox in the embedded database; make one with `open()` and `close()` it before the database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, intake: Intake, changes: _Changes) -> None:
         self._db = db
-        self._changed = anyio.Event()
-        self._intake: Intake | None = None
-        db.create(SCHEMA + _SCHEMA)
+        self.intake = intake
+        self._changes = changes
 
     @classmethod
     async def open(
         cls, db: Database, *, journal: Path | None = None, journal_bytes: int = 64 << 20, sync_each: bool = False
     ) -> SqliteOutbox:
         """The outbox with its intake journal (next to the database unless given), replayed if need be."""
-        outbox = cls(db)
-        outbox._intake = await Intake.open(
+        db.create(_SCHEMA)  # before the intake, whose replay fills these tables too
+        changes = _Changes()
+        intake = await Intake.open(
             db,
             journal or db.path.with_name(db.path.name + ".journal"),
             capacity=journal_bytes,
             sync_each=sync_each,
-            on_stored=outbox._touch,
+            on_stored=changes.touch,
         )
-        return outbox
-
-    @property
-    def intake(self) -> Intake:
-        if self._intake is None:
-            raise RuntimeError("SqliteOutbox(db) only reads and dispatches; use SqliteOutbox.open(db) to record")
-        return self._intake
+        return cls(db, intake, changes)
 
     async def close(self) -> None:
-        if self._intake is not None:
-            await self._intake.close()
+        await self.intake.close()
 
     def watch(self) -> anyio.Event:
-        return self._changed
-
-    def _touch(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        return self._changes.event
 
     async def _change(self, sql: str, params: Sequence[object]) -> int:
         count = await self._db.write(lambda conn: conn.execute(sql, params).rowcount)
-        self._touch()
+        self._changes.touch()
         return count
 
     async def record(self, delivery: Delivery, targets: Sequence[Target]) -> bool:
@@ -190,8 +190,8 @@ class SqliteOutbox:
         await self.intake.settle()
 
     async def _settled(self, delivery_id: str) -> None:
-        if self._intake is not None and self._intake.holds(delivery_id):
-            await self._intake.settle()
+        if self.intake.holds(delivery_id):
+            await self.intake.settle()
 
     async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[DispatchTask]:
         keys = await self._db.write(
@@ -293,6 +293,5 @@ class SqliteOutbox:
             return gone
 
         gone = await self._db.write(delete)
-        if self._intake is not None:
-            self._intake.forget(gone)
+        self.intake.forget(gone)
         return len(gone)
