@@ -157,3 +157,24 @@ async def test_purging_drops_the_body_packs_no_delivery_uses_and_forgets_the_ids
     tasks = await outbox.claim_due(600.0, limit=10, lease_seconds=5)
     assert {t.delivery.delivery_id for t in tasks} == {"new"}
     await outbox.close()
+
+
+async def test_a_replay_that_meets_stored_deliveries_leaves_them_and_their_dispatch_rows_as_they_are(
+    db: Database,
+) -> None:
+    outbox = await SqliteOutbox.open(db)
+    await outbox.record(_delivery("d-1", body=b'{"first": true}'), TARGETS)
+    await outbox.settle()
+    await outbox.close()
+    # A database older than its journal (restored from a copy, say): replay starts from the first record.
+    await db.write(lambda conn: conn.execute("UPDATE journal SET next_seq = 1, position = 0"))
+    await db.write(lambda conn: conn.execute("DELETE FROM dispatches WHERE repo = 'b/two'"))
+    await db.write(lambda conn: conn.execute("UPDATE dispatches SET status = 'dispatched'"))
+
+    outbox = await SqliteOutbox.open(db)
+
+    rows = await outbox.for_delivery("d-1")
+    assert [(r.repo, r.status) for r in rows] == [("a/one", "dispatched")]
+    assert db.conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == 1
+    assert db.conn.execute("SELECT body_pack FROM deliveries").fetchone()[0] == 1  # the first pack still holds it
+    await outbox.close()
