@@ -4,27 +4,34 @@ Appending is one `pwritev`, after the first lap into pages already written, so i
 pages instead of growing the file (a growing file costs several times more kernel time per record).
 Records wait here until the outbox has copied them into SQLite, in batches, and released them.
 
-A record: header (magic, journal id, sequence number, lengths, CRC-32), then metadata and body. The
-journal id belongs to the database, so records left by an older database are never replayed; the
-sequence number and the checksum find where the live records end after a crash: replay starts at
-the position the database last saved, takes records while each carries the next number, and when
-one does not, looks once at the start of the file, where a record that did not fit at the end went.
+A record: header (magic, journal id, sequence number, lengths, XXH3 checksum), then metadata and
+body. (XXH3 rather than CRC-32: over a 25 KB body it takes half a microsecond of the event loop's
+time instead of eight.) The journal id belongs to the database, so records left by an older database
+are never replayed; the sequence number and the checksum find where the live records end after a
+crash: replay starts at the position the database last saved, takes records while each carries the
+next number, and when one does not, looks once at the start of the file, where a record that did not
+fit at the end went.
 """
 
 from __future__ import annotations
 
 import os
 import struct
-import zlib
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+import xxhash
+
 __all__ = ["Journal", "JournalFull", "JournalRecord"]
 
-_HEADER = struct.Struct("<4sQQIII")
-_MAGIC = b"RLJ1"
+_HEADER = struct.Struct("<4sQQIIQ")
+_MAGIC = b"RLJ2"
 _ZEROS = bytes(1 << 20)
+
+
+def _checksum(seq: int, meta: bytes, body: bytes) -> int:
+    return xxhash.xxh3_64_intdigest(body, seed=xxhash.xxh3_64_intdigest(meta, seed=seq))
 
 
 class JournalFull(Exception):
@@ -82,14 +89,15 @@ class Journal:
         header = os.pread(self._fd, _HEADER.size, offset)
         if len(header) < _HEADER.size:
             return None
-        magic, journal_id, found, meta_len, body_len, crc = _HEADER.unpack(header)
+        magic, journal_id, found, meta_len, body_len, checksum = _HEADER.unpack(header)
         end = offset + _HEADER.size + meta_len + body_len
         if magic != _MAGIC or journal_id != self.journal_id or found != seq or end > size:
             return None
         data = os.pread(self._fd, meta_len + body_len, offset + _HEADER.size)
-        if zlib.crc32(data, seq) != crc:  # a torn write: the record was never acknowledged
+        meta, body = data[:meta_len], data[meta_len:]
+        if _checksum(seq, meta, body) != checksum:  # a torn write: the record was never acknowledged
             return None
-        return JournalRecord(seq=seq, end=end, meta=data[:meta_len], body=data[meta_len:])
+        return JournalRecord(seq=seq, end=end, meta=meta, body=body)
 
     def _replay(self, seq: int, offset: int, size: int) -> list[JournalRecord]:
         records: list[JournalRecord] = []
@@ -111,9 +119,7 @@ class Journal:
         if start + size > self._prepared:
             self._prepare(start + size)
         seq = self.next_seq
-        header = _HEADER.pack(
-            _MAGIC, self.journal_id, seq, len(meta), len(body), zlib.crc32(body, zlib.crc32(meta, seq))
-        )
+        header = _HEADER.pack(_MAGIC, self.journal_id, seq, len(meta), len(body), _checksum(seq, meta, body))
         os.pwritev(self._fd, [header, meta, body], start)
         self.next_seq += 1
         self._tail = start + size

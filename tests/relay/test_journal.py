@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from relay.journal import Journal, JournalFull
 
-HEADER = 32
+HEADER = 36
 JOURNAL_ID = 7
 
 
