@@ -12,8 +12,10 @@ and the event loop, which is what limits a busy relay.
 Durability: WAL with `synchronous=NORMAL` (the default) makes a transaction durable against a crash
 of the process as soon as COMMIT returns, because the log is written (not synced) before it does;
 only an OS crash or a power loss can lose the last commits. `synchronous=FULL` also syncs the log
-on every commit. Checkpoints (copying the log back into the database, with its fsync) run in
-another thread on a connection of their own and never block writers.
+on every commit. Checkpoints (copying the log back into the database) run in the writer thread,
+between transactions: one running beside a busy writer never finds the whole log copied when a
+transaction starts, so the log is never restarted, grows without bound, and every commit then
+writes to new file pages (which the kernel zeroes first).
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ _BatchFn = Callable[[sqlite3.Connection, list[Any]], Sequence[object]]
 
 
 class _Write:
-    def __init__(self, fn: _BatchFn, item: object, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, fn: _BatchFn | None, item: object, loop: asyncio.AbstractEventLoop) -> None:
         self.fn = fn
+        """None for a checkpoint."""
         self.item = item
         self.future: asyncio.Future[object] = loop.create_future()
         self.loop = loop
@@ -85,8 +88,6 @@ class Database:
         self._writer.execute("PRAGMA journal_mode=WAL")
         self.conn = self._connect(synchronous)
         """For reads on the event loop; writes go through write()."""
-        self._checkpointer = self._connect(synchronous)
-        self._checkpointing = threading.Lock()
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f"sqlite-writer:{path.name}", daemon=True)
         self._thread.start()
@@ -116,25 +117,44 @@ class Database:
     async def write_batched(self, fn: Callable[[sqlite3.Connection, list[Item]], Sequence[T]], item: Item) -> T:
         """Like write(), for writes that are cheaper many at a time: the items queued one after another
         for the same `fn` are passed to one call of it, which returns one result per item, in order."""
+        return cast(T, await self._submit(fn, item))
+
+    async def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database, between two transactions of the writer thread."""
+        await self._submit(None, None)
+
+    async def _submit(self, fn: _BatchFn | None, item: object) -> object:
         if not self._thread.is_alive():
             raise RuntimeError(f"the database {self.path} is closed")
         entry = _Write(fn, item, asyncio.get_running_loop())
         self._queue.put(entry)
-        return cast(T, await entry.future)
+        return await entry.future
 
     def _run(self) -> None:
         while (first := self._queue.get()) is not None:
+            if first.fn is None:
+                self._checkpoint(first)
+                continue
             batch = [first]
             while True:  # everything queued meanwhile shares the commit
                 try:
                     entry = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if entry is None:
-                    self._queue.put(None)  # stop after this batch
+                if entry is None or entry.fn is None:
+                    self._queue.put(entry)  # a stop or a checkpoint: after this batch
                     break
                 batch.append(entry)
             self._commit(batch)
+
+    def _checkpoint(self, entry: _Write) -> None:
+        outcome: tuple[_Write, object, BaseException | None] = (entry, None, None)
+        try:
+            self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            outcome = (entry, None, exc)
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
+            entry.loop.call_soon_threadsafe(_settle, [outcome])
 
     def _commit(self, batch: list[_Write]) -> None:
         outcomes = self._apply(batch)
@@ -164,22 +184,15 @@ class Database:
             return [outcome for entry in batch for outcome in self._apply([entry])]
         return [(entry, result, None) for entry, result in zip(batch, results, strict=True)]
 
-    def checkpoint(self) -> None:
-        """Copy the write-ahead log into the database without blocking writers (any thread)."""
-        with self._checkpointing:
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
     async def checkpoints(self, interval: float = 1.0) -> None:
-        """Checkpoint in a worker thread once per interval, until cancelled."""
+        """Checkpoint once per interval, until cancelled."""
         while True:
             await anyio.sleep(interval)
-            await anyio.to_thread.run_sync(self.checkpoint)
+            await self.checkpoint()
 
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join()
-        with self._checkpointing:
-            self._checkpointer.close()
         self.conn.close()
         self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._writer.close()

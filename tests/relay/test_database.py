@@ -111,3 +111,21 @@ async def test_a_failing_item_of_a_batched_write_fails_alone(db: Database) -> No
 async def test_a_batched_write_that_answers_for_the_wrong_number_of_items_is_an_error(db: Database) -> None:
     with pytest.raises(RuntimeError, match="returned 0 results for 1 writes"):
         await db.write_batched(lambda conn, items: [], "item")
+
+
+async def test_checkpoints_between_steady_writes_let_the_log_start_over_instead_of_growing(db: Database) -> None:
+    blob = b"x" * 64 * 1024
+    written = anyio.Event()
+
+    async def keep_checkpointing() -> None:
+        while not written.is_set():
+            await db.checkpoint()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(keep_checkpointing)
+        for k in range(100):  # 6.4 MB in all
+            await db.write(lambda conn, k=k: conn.execute("INSERT INTO t VALUES (?, ?)", (k, blob)))
+        written.set()
+    log = db.path.with_name(db.path.name + "-wal")
+    assert log.stat().st_size < 1024 * 1024
+    assert db.conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 100

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import Any
 
 import anyio
 import pytest
@@ -10,7 +11,8 @@ import pytest
 from relay import intake
 from relay.callback_token import CallbackTokens
 from relay.journal import Journal, JournalFull, JournalRecord
-from relay.webhook import Dispatch, Ignore, LabelAdded, PayloadError, Rerequested, route, signature_matches
+from relay.webhook import Dispatch, Ignore, LabelAdded, Rerequested, Route, route, signature_matches
+from relay.webhook_schema import PayloadError, decode_payload
 from tests.relay.conftest import StartRelay
 from tests.relay.harness import CALLBACK_KEY, REPOS, WEBHOOK_SECRET, settled
 from tests.relay.payloads import pull_request_event, push_event, sign
@@ -18,39 +20,64 @@ from tests.relay.payloads import pull_request_event, push_event, sign
 # -- routing (pure) ------------------------------------------------------------------------------
 
 
+def _route(event: str, payload: dict[str, Any]) -> Route:
+    return route(event, decode_payload(json.dumps(payload).encode()))
+
+
 @pytest.mark.parametrize("action", ["opened", "reopened", "synchronize", "closed"])
 def test_pull_request_actions_that_change_code_or_end_the_pr_dispatch(action: str) -> None:
-    decision = route("pull_request", pull_request_event(action, number=7, sha="f" * 40, labels=("ciflow/crcr/npu",)))
+    decision = _route("pull_request", pull_request_event(action, number=7, sha="f" * 40, labels=("ciflow/crcr/npu",)))
     assert decision == Dispatch("pull_request", action, 7, "f" * 40, ("ciflow/crcr/npu",))
 
 
 @pytest.mark.parametrize("action", ["edited", "assigned", "unlabeled", "review_requested", "converted_to_draft"])
 def test_other_pull_request_actions_are_ignored(action: str) -> None:
-    assert isinstance(route("pull_request", pull_request_event(action)), Ignore)
+    assert isinstance(_route("pull_request", pull_request_event(action)), Ignore)
 
 
 def test_a_crcr_label_routes_to_the_label_handler_and_any_other_label_is_ignored() -> None:
-    labeled = route("pull_request", pull_request_event("labeled", number=9, label="ciflow/crcr/npu"))
+    labeled = _route("pull_request", pull_request_event("labeled", number=9, label="ciflow/crcr/npu"))
     assert labeled == LabelAdded("ciflow/crcr/npu", 9, "a" * 40)
-    assert isinstance(route("pull_request", pull_request_event("labeled", label="ciflow/trunk")), Ignore)
+    assert isinstance(_route("pull_request", pull_request_event("labeled", label="ciflow/trunk")), Ignore)
 
 
 def test_a_push_dispatches_its_new_head_and_a_deleted_ref_is_ignored() -> None:
-    assert route("push", push_event(after="e" * 40)) == Dispatch("push", None, None, "e" * 40, ())
-    assert isinstance(route("push", push_event(after="0" * 40)), Ignore)
+    assert _route("push", push_event(after="e" * 40)) == Dispatch("push", None, None, "e" * 40, ())
+    assert isinstance(_route("push", push_event(after="0" * 40)), Ignore)
 
 
 def test_rerequested_check_runs_and_suites_route_to_the_rerun_handler() -> None:
-    assert route("check_run", {"action": "rerequested"}) == Rerequested("check_run")
-    assert route("check_suite", {"action": "rerequested"}) == Rerequested("check_suite")
-    assert isinstance(route("check_run", {"action": "completed"}), Ignore)
+    assert _route("check_run", {"action": "rerequested"}) == Rerequested("check_run")
+    assert _route("check_suite", {"action": "rerequested"}) == Rerequested("check_suite")
+    assert isinstance(_route("check_run", {"action": "completed"}), Ignore)
 
 
-def test_a_pull_request_payload_without_its_head_sha_is_a_payload_error() -> None:
+def test_a_pull_request_payload_without_its_head_sha_is_a_payload_error_that_names_the_field() -> None:
     event = pull_request_event("opened")
-    del event["pull_request"]["head"]
-    with pytest.raises(PayloadError, match=r"pull_request\.head\.sha"):
-        route("pull_request", event)
+    del event["pull_request"]["head"]["sha"]
+    with pytest.raises(PayloadError, match=r"field `sha` - at `\$\.pull_request\.head`"):
+        _route("pull_request", event)
+
+
+def test_an_event_without_the_object_it_routes_on_is_a_payload_error() -> None:
+    with pytest.raises(PayloadError, match="lacks `pull_request`"):
+        _route("pull_request", {"action": "opened"})
+    with pytest.raises(PayloadError, match="lacks `after`"):
+        _route("push", {"ref": "refs/heads/main"})
+    with pytest.raises(PayloadError, match="lacks `label`"):
+        _route("pull_request", pull_request_event("labeled"))
+
+
+def test_a_field_of_the_wrong_type_is_a_payload_error_that_names_its_path() -> None:
+    event = pull_request_event("opened")
+    event["pull_request"]["number"] = "12"
+    with pytest.raises(PayloadError, match=r"Expected `int`, got `str` - at `\$\.pull_request\.number`"):
+        _route("pull_request", event)
+
+
+def test_invalid_utf8_is_refused_even_in_a_field_routing_does_not_read() -> None:
+    with pytest.raises(PayloadError, match="not UTF-8 JSON"):
+        decode_payload(b'{"action": "opened", "comment": "\xff"}')
 
 
 def test_signature_check_accepts_only_the_exact_hmac_of_the_raw_body() -> None:
@@ -103,7 +130,12 @@ async def test_malformed_bodies_and_missing_delivery_ids_are_400(start_relay: St
         not_utf8 = await h.webhook("push", {}, body=b'{"after": "\xff"}')
         assert (not_utf8.status_code, not_utf8.json()["error"]) == (400, "body is not UTF-8 JSON")
         not_object = await h.webhook("push", {}, body=b"[1, 2]")
-        assert (not_object.status_code, not_object.json()["error"]) == (400, "body is not a JSON object")
+        assert not_object.status_code == 400
+        assert not_object.json()["error"] == "body does not fit a GitHub webhook: Expected `object`, got `array`"
+        huge = json.dumps(pull_request_event("labeled", label="ciflow/crcr/npu"))[:-1] + ', "size": 1e999}'
+        unreadable = await h.webhook("pull_request", {}, body=huge.encode())
+        assert unreadable.status_code == 400
+        assert "cannot be read" in unreadable.json()["error"]
         no_delivery = await h.http.post(
             f"{h.url}/github/webhook",
             content=b"{}",
