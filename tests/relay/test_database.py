@@ -113,6 +113,10 @@ async def test_a_batched_write_that_answers_for_the_wrong_number_of_items_is_an_
         await db.write_batched(lambda conn, items: [], "item")
 
 
+def _insert_blob(k: int, blob: bytes) -> Callable[[sqlite3.Connection], object]:
+    return lambda conn: conn.execute("INSERT INTO t VALUES (?, ?)", (k, blob))
+
+
 async def test_checkpoints_between_steady_writes_let_the_log_start_over_instead_of_growing(db: Database) -> None:
     blob = b"x" * 64 * 1024
     written = anyio.Event()
@@ -124,7 +128,7 @@ async def test_checkpoints_between_steady_writes_let_the_log_start_over_instead_
     async with anyio.create_task_group() as tg:
         tg.start_soon(keep_checkpointing)
         for k in range(100):  # 6.4 MB in all
-            await db.write(lambda conn, k=k: conn.execute("INSERT INTO t VALUES (?, ?)", (k, blob)))
+            await db.write(_insert_blob(k, blob))
         written.set()
     log = db.path.with_name(db.path.name + "-wal")
     assert log.stat().st_size < 1024 * 1024
