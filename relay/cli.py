@@ -26,7 +26,7 @@ from relay.allowlist import AllowlistError
 from relay.app import create_app, open_relay
 from relay.callback_schema import Conclusion
 from relay.config import ENV_APP_PRIVATE_KEY_FILE, ConfigError, RelayConfig, Secrets, load_config, load_secrets
-from relay.database import DatabaseBusy
+from relay.database import DatabaseBusy, DatabaseOutdated
 from relay.report import DEFAULT_AUDIENCE, ReportError, ReportRequest, report
 
 __all__ = ["listen", "main"]
@@ -82,7 +82,7 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         anyio.run(_run_server, config, secrets)
-    except (AllowlistError, DatabaseBusy) as exc:
+    except (AllowlistError, DatabaseBusy, DatabaseOutdated) as exc:
         print(f"relay: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -33,14 +33,22 @@ from typing import IO, Any, Literal, TypeVar, cast
 
 import anyio
 
-__all__ = ["Database", "DatabaseBusy"]
+__all__ = ["SCHEMA_VERSION", "Database", "DatabaseBusy", "DatabaseOutdated"]
 
 T = TypeVar("T")
 Item = TypeVar("Item")
 
 
+SCHEMA_VERSION = 1
+"""The layout of the relay's tables, kept in the file's `user_version`; raise it when a table changes shape."""
+
+
 class DatabaseBusy(RuntimeError):
     """Another relay process already owns the database file."""
+
+
+class DatabaseOutdated(RuntimeError):
+    """The database file was written by a relay whose tables have another layout."""
 
 
 _BatchFn = Callable[[sqlite3.Connection, list[Any]], Sequence[object]]
@@ -85,6 +93,12 @@ class Database:
                 f"another relay process is using {path}; stop it or point store.database elsewhere"
             ) from exc
         self._writer = self._connect(synchronous)
+        try:
+            self._check_layout()
+        except DatabaseOutdated:
+            self._writer.close()
+            self._lock_file.close()
+            raise
         self._writer.execute("PRAGMA journal_mode=WAL")
         self.conn = self._connect(synchronous)
         """For reads on the event loop; writes go through write()."""
@@ -101,6 +115,18 @@ class Database:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA wal_autocheckpoint=0")  # see checkpoints()
         return conn
+
+    def _check_layout(self) -> None:
+        (version,) = self._writer.execute("PRAGMA user_version").fetchone()
+        if version == SCHEMA_VERSION:
+            return
+        if version == 0 and self._writer.execute("SELECT 1 FROM sqlite_schema LIMIT 1").fetchone() is None:
+            self._writer.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # a new file
+            return
+        raise DatabaseOutdated(
+            f"{self.path} holds relay tables of layout {version}, and this relay reads layout {SCHEMA_VERSION}; "
+            "move the file (and its .journal) away, or point store.database elsewhere"
+        )
 
     def create(self, schema: str) -> None:
         """Create tables and indexes if missing; at start-up, before any write()."""

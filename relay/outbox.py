@@ -1,13 +1,16 @@
 """The durable outbox: every verified delivery and one row per (delivery, target repo).
 
 Recording goes through the intake (relay/intake.py): durable in its journal before the webhook is
-answered, in these tables a few milliseconds later, where the primary keys make a redelivery or a
-replay add nothing. Dispatch workers claim due rows, and each row ends `dispatched` or `failed`. A
-row also remembers which workflow run redeemed its callback token.
+answered, and a few milliseconds later a row in `deliveries` that carries its targets. The rows per
+(delivery, repo) are made from those targets in the transaction that first claims the delivery for
+dispatch (or first reads it), in the order deliveries came; the primary keys make a redelivery, a
+replay or a second expansion add nothing. Dispatch workers claim due rows, and each row ends
+`dispatched` or `failed`. A row also remembers which workflow run redeemed its callback token.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -132,6 +135,31 @@ FROM dispatches d JOIN deliveries v USING (delivery_id)
 """
 
 
+_CLAIM = (
+    "UPDATE dispatches SET lease_until = ?, attempts = attempts + 1 WHERE rowid IN ("
+    " SELECT rowid FROM dispatches WHERE status = 'pending' AND next_attempt_at <= ?"
+    " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at LIMIT ?)"
+    " RETURNING delivery_id, repo"
+)
+_EXPAND = (
+    "INSERT OR IGNORE INTO dispatches (delivery_id, repo, level, check_run_wanted, status, next_attempt_at)"
+    " SELECT d.delivery_id, t.value ->> 0, t.value ->> 1, t.value ->> 2, 'pending', d.received_at"
+    " FROM json_each(:ids) k JOIN deliveries d ON d.delivery_id = k.value, json_each(d.fanout) t"
+)
+_EXPANDED = (
+    "UPDATE deliveries SET fanout = NULL"
+    " WHERE fanout IS NOT NULL AND delivery_id IN (SELECT value FROM json_each(:ids))"
+)
+_OLDEST_UNEXPANDED = "SELECT delivery_id FROM deliveries WHERE fanout IS NOT NULL ORDER BY received_at LIMIT ?"
+
+
+def _expand(conn: sqlite3.Connection, delivery_ids: Sequence[str]) -> int:
+    """Make the dispatch rows of these deliveries from their targets; how many had not had them made before."""
+    ids = json.dumps(list(delivery_ids))
+    conn.execute(_EXPAND, {"ids": ids})
+    return conn.execute(_EXPANDED, {"ids": ids}).rowcount
+
+
 def _record(row: Any) -> DispatchRecord:
     return DispatchRecord.model_validate(dict(row))
 
@@ -190,19 +218,24 @@ class SqliteOutbox:
         await self.intake.settle()
 
     async def _settled(self, delivery_id: str) -> None:
+        """Wait until the delivery is stored and has its dispatch rows (the readers below expect them)."""
         if self.intake.holds(delivery_id):
             await self.intake.settle()
+        sql = "SELECT 1 FROM deliveries WHERE delivery_id = ? AND fanout IS NOT NULL"
+        if self._db.conn.execute(sql, (delivery_id,)).fetchone() is not None:
+            await self._db.write(lambda conn: _expand(conn, [delivery_id]))
 
     async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[DispatchTask]:
-        keys = await self._db.write(
-            lambda conn: conn.execute(
-                "UPDATE dispatches SET lease_until = ?, attempts = attempts + 1 WHERE rowid IN ("
-                " SELECT rowid FROM dispatches WHERE status = 'pending' AND next_attempt_at <= ?"
-                " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at LIMIT ?)"
-                " RETURNING delivery_id, repo",
-                (now + lease_seconds, now, now, limit),
-            ).fetchall()
-        )
+        def claim(conn: sqlite3.Connection) -> list[Any]:
+            keys = conn.execute(_CLAIM, (now + lease_seconds, now, now, limit)).fetchall()
+            # Rows already made go first; newer deliveries get theirs only when the claim would come up short.
+            if len(keys) < limit:
+                oldest = [row[0] for row in conn.execute(_OLDEST_UNEXPANDED, (limit,))]
+                if oldest and _expand(conn, oldest):
+                    keys += conn.execute(_CLAIM, (now + lease_seconds, now, now, limit - len(keys))).fetchall()
+            return keys
+
+        keys = await self._db.write(claim)
         tasks: list[DispatchTask] = []
         deliveries: dict[str, Delivery] = {}
         packs: dict[int, bytes] = {}
@@ -226,7 +259,8 @@ class SqliteOutbox:
 
     async def next_due(self) -> float | None:
         row = self._db.conn.execute(
-            "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM dispatches WHERE status = 'pending'"
+            "SELECT MIN(due) FROM (SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS due FROM dispatches"
+            " WHERE status = 'pending' UNION ALL SELECT MIN(received_at) FROM deliveries WHERE fanout IS NOT NULL)"
         ).fetchone()
         return None if row[0] is None else float(row[0])
 
@@ -280,6 +314,7 @@ class SqliteOutbox:
             ).fetchone()
             return None if row is None else int(row["redeemed_run_id"])
 
+        await self._settled(delivery_id)
         return await self._db.write(bind)
 
     async def purge(self, before: float) -> int:

@@ -51,13 +51,15 @@ _DECODER = msgspec.json.Decoder(EventPayload)
 
 def decode_payload(body: bytes) -> EventPayload:
     """The routed fields of a webhook body; PayloadError when it is not UTF-8 JSON of the right shape."""
+    # msgspec checks the UTF-8 of the strings it builds, not of those it skips; an ASCII body needs
+    # no check at all, and checking it is ASCII costs a tenth of decoding it.
+    if not body.isascii():
+        try:
+            body.decode()
+        except UnicodeDecodeError:
+            raise PayloadError("body is not UTF-8 JSON") from None
     try:
-        # Decoding checks the UTF-8 of every string, skipped ones too (msgspec does not), for 2 us.
-        text = body.decode()
-    except UnicodeDecodeError:
-        raise PayloadError("body is not UTF-8 JSON") from None
-    try:
-        return _DECODER.decode(text)
+        return _DECODER.decode(body)
     except msgspec.ValidationError as exc:
         raise PayloadError(f"body does not fit a GitHub webhook: {exc}") from None
     except msgspec.DecodeError:

@@ -9,7 +9,7 @@ import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
-from relay.database import Database
+from relay.database import SCHEMA_VERSION, Database, DatabaseOutdated
 from tests.relay.held_writer import held_writer
 
 pytestmark = pytest.mark.anyio
@@ -21,6 +21,28 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.create("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
     yield database
     database.close()
+
+
+def test_a_new_file_is_marked_with_the_current_layout_and_opens_again(tmp_path: Path) -> None:
+    Database(tmp_path / "new.db").close()
+    with sqlite3.connect(tmp_path / "new.db") as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    Database(tmp_path / "new.db").close()
+
+
+@pytest.mark.parametrize("version", [0, SCHEMA_VERSION + 1])
+def test_a_file_with_tables_of_another_layout_is_refused_each_time_and_left_as_it_was(
+    tmp_path: Path, version: int
+) -> None:
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        conn.execute("CREATE TABLE deliveries (delivery_id TEXT PRIMARY KEY, body_zlib BLOB)")
+        conn.execute(f"PRAGMA user_version = {version}")
+    for _ in range(2):  # the refusal lets go of the file: the second is refused for the same reason, not as busy
+        with pytest.raises(DatabaseOutdated, match=f"layout {version}, and this relay reads layout {SCHEMA_VERSION}"):
+            Database(tmp_path / "old.db")
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == version
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
 
 
 def _insert(k: int, v: str | None) -> Callable[[sqlite3.Connection], int]:

@@ -75,6 +75,51 @@ async def test_a_retry_is_due_only_at_its_time_and_settled_rows_are_never_claime
     assert records == {"a/one": ("failed", "gave up"), "b/two": ("dispatched", None)}
 
 
+def _dispatch_rows(db: Database) -> list[tuple[str, str]]:
+    return [tuple(r) for r in db.conn.execute("SELECT delivery_id, repo FROM dispatches ORDER BY delivery_id, repo")]
+
+
+async def test_dispatch_rows_are_made_when_a_claim_needs_them_oldest_delivery_first(db: Database) -> None:
+    outbox = await SqliteOutbox.open(db)
+    for n, received in ((3, 300.0), (1, 100.0), (2, 200.0)):
+        await outbox.record(_delivery(f"d-{n}", received), TARGETS)
+    await outbox.settle()
+    assert _dispatch_rows(db) == []  # stored with their targets, no rows yet
+    assert await outbox.next_due() == 100.0  # the oldest delivery is due at once
+    claimed = await outbox.claim_due(1000.0, limit=3, lease_seconds=60)
+    keys = [(t.record.delivery_id, t.record.repo) for t in claimed]
+    assert keys == [("d-1", "a/one"), ("d-1", "b/two"), ("d-2", "a/one")]
+    assert db.conn.execute("SELECT COUNT(*) FROM deliveries WHERE fanout IS NOT NULL").fetchone()[0] == 0
+
+
+async def test_rows_already_made_are_claimed_before_newer_deliveries_get_theirs(db: Database) -> None:
+    outbox = await SqliteOutbox.open(db)
+    await outbox.record(_delivery("d-1", 100.0), TARGETS)
+    await outbox.settle()
+    assert len(await outbox.claim_due(100.0, limit=2, lease_seconds=60)) == 2
+    await outbox.mark_retry("d-1", "a/one", 150.0, "HTTP 502")
+    await outbox.mark_dispatched("d-1", "b/two", 101.0)
+    await outbox.record(_delivery("d-2", 120.0), TARGETS)
+    await outbox.settle()
+    claimed = await outbox.claim_due(200.0, limit=1, lease_seconds=60)
+    assert [(t.record.delivery_id, t.record.repo, t.record.attempts) for t in claimed] == [("d-1", "a/one", 2)]
+    assert ("d-2", "a/one") not in _dispatch_rows(db)
+    claimed = await outbox.claim_due(200.0, limit=5, lease_seconds=60)
+    assert [(t.record.delivery_id, t.record.repo) for t in claimed] == [("d-2", "a/one"), ("d-2", "b/two")]
+
+
+async def test_reading_a_delivery_makes_its_rows_once_and_a_claim_does_not_make_them_again(db: Database) -> None:
+    outbox = await SqliteOutbox.open(db)
+    await outbox.record(_delivery("d-1"), TARGETS)
+    assert [r.status for r in await outbox.for_delivery("d-1")] == ["pending", "pending"]
+    await outbox.mark_dispatched("d-1", "a/one", 101.0)
+    assert [t.record.repo for t in await outbox.claim_due(200.0, limit=5, lease_seconds=60)] == ["b/two"]
+    assert _dispatch_rows(db) == [("d-1", "a/one"), ("d-1", "b/two")]
+    record = await outbox.get("d-1", "a/one")
+    assert record is not None
+    assert record.status == "dispatched"
+
+
 async def test_a_callback_token_is_redeemed_by_the_first_run_only(db: Database) -> None:
     outbox = await SqliteOutbox.open(db)
     await outbox.record(_delivery(), TARGETS)

@@ -78,6 +78,13 @@ def test_a_field_of_the_wrong_type_is_a_payload_error_that_names_its_path() -> N
 def test_invalid_utf8_is_refused_even_in_a_field_routing_does_not_read() -> None:
     with pytest.raises(PayloadError, match="not UTF-8 JSON"):
         decode_payload(b'{"action": "opened", "comment": "\xff"}')
+    with pytest.raises(PayloadError, match="not UTF-8 JSON"):
+        decode_payload(b'{"action": "caf\xc3\xa9", "comment": "\xc3"}')  # valid before, truncated after
+
+
+def test_non_ascii_utf8_is_read_whether_routing_reads_it_or_not() -> None:
+    payload = decode_payload('{"action": "café", "comment": "привет"}'.encode())
+    assert payload.action == "café"
 
 
 def test_signature_check_accepts_only_the_exact_hmac_of_the_raw_body() -> None:
