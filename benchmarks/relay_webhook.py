@@ -1,7 +1,7 @@
 """How fast the relay answers GitHub webhooks, against a bare Starlette endpoint measured in the same run.
 
-    python benchmarks/relay_webhook.py                          # 5 rounds of 3,000 requests per endpoint
-    python benchmarks/relay_webhook.py --rounds 3 --requests 500    # a quicker look
+    python benchmarks/relay_webhook.py                          # 15 rounds of 2,000 requests per endpoint
+    python benchmarks/relay_webhook.py --rounds 4 --requests 500 --processes 2   # a quicker look
     python benchmarks/relay_webhook.py --outbox discard         # diagnostic: every check, no durable write
 
 Each endpoint runs under uvicorn in its own process, listening on loopback, and both are started
@@ -16,8 +16,11 @@ after it. Every request carries the same body, which flatters the compression of
 (lz4 runs outside the GIL and the event loop either way).
 
 The load generator shares the machine's CPUs with the servers, and so does whatever else runs there:
-the endpoints take turns in rounds (which one goes first alternates, and each turn starts once both
-servers are idle), each round gives a ratio, and the verdict is the median ratio. CPU time per
+the endpoints take turns in rounds (which one goes first alternates, and each turn starts once every
+server is idle), each round gives a ratio, and the verdict is the median ratio. Each endpoint runs in
+`--processes` separately started processes, a pair per round in turn: one process can be luckier or
+unluckier than another for its whole life (where the scheduler puts its threads, its memory layout),
+by 5-10 % on a small shared machine, and one pair would carry that into every round. CPU time per
 request of each server process (all its threads) and of the load generator is printed too, from
 /proc where there is one.
 
@@ -271,22 +274,27 @@ class Server:
 
 
 @contextlib.contextmanager
-def _servers(repos: int, discard: bool) -> Iterator[list[Server]]:
-    """Both servers, each in its own process, started before any measurement and stopped after all."""
+def _servers(repos: int, discard: bool, processes: int) -> Iterator[list[dict[str, Server]]]:
+    """`processes` pairs of servers, each in its own process, started before any measurement and stopped after all."""
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as directory, contextlib.ExitStack() as stack:
-        servers = []
-        for kind, expected in (("bare", 200), ("relay", 202)):
-            receive, send = context.Pipe(duplex=False)
-            child = context.Process(target=_serve, args=(kind, repos, directory, discard, send), daemon=True)
-            child.start()
-            stack.callback(child.join, 10)
-            stack.callback(child.terminate)
-            if not receive.poll(60):
-                raise RuntimeError(f"the {kind} server did not start")
-            assert child.pid is not None
-            servers.append(Server(kind, expected, receive.recv(), child.pid))
-        yield servers
+        pairs: list[dict[str, Server]] = []
+        for number in range(processes):
+            pair = {}
+            for kind, expected in (("bare", 200), ("relay", 202)):
+                home = Path(directory) / f"{kind}-{number}"
+                home.mkdir()
+                receive, send = context.Pipe(duplex=False)
+                child = context.Process(target=_serve, args=(kind, repos, str(home), discard, send), daemon=True)
+                child.start()
+                stack.callback(child.join, 10)
+                stack.callback(child.terminate)
+                if not receive.poll(60):
+                    raise RuntimeError(f"the {kind} server did not start")
+                assert child.pid is not None
+                pair[kind] = Server(kind, expected, receive.recv(), child.pid)
+            pairs.append(pair)
+        yield pairs
 
 
 def _percentile(latencies: list[float], fraction: float) -> float:
@@ -301,17 +309,20 @@ def _micros(values: list[float | None]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=3000, help="webhooks per endpoint and round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=2000, help="webhooks per endpoint and round")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument(
+        "--processes", type=int, default=3, help="server processes per endpoint; the rounds take them in turn"
+    )
     parser.add_argument(
         "--warmup",
         type=int,
         default=3000,
-        help="requests per endpoint before measuring; the default also writes the relay's 64 MiB journal once, "
-        "as a relay that has been running has",
+        help="requests per server process before measuring; the default also writes the relay's 64 MiB journal "
+        "once, as a relay that has been running has",
     )
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--repos", type=int, default=20, help="allowlisted downstream repos (outbox rows per webhook)")
+    parser.add_argument("--repos", type=int, default=20, help="allowlisted downstream repos (targets per webhook)")
     parser.add_argument(
         "--outbox",
         choices=("sqlite", "discard"),
@@ -319,32 +330,42 @@ def main(argv: list[str] | None = None) -> int:
         help="discard: a diagnostic that skips the durable write (not a relay figure)",
     )
     args = parser.parse_args(argv)
+    for name in ("requests", "rounds", "processes", "concurrency"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
     body = _payload()
     print(
-        f"{args.requests} webhooks of {len(body) / 1024:.1f} KB per endpoint and round, {args.rounds} rounds, "
-        f"{args.concurrency} concurrent, {args.repos} allowlisted repos, loopback, {multiprocessing.cpu_count()} CPUs"
+        f"{args.requests} webhooks of {len(body) / 1024:.1f} KB per endpoint and round, {args.rounds} rounds over "
+        f"{args.processes} process pair(s), {args.concurrency} concurrent, {args.repos} allowlisted repos, loopback, "
+        f"{multiprocessing.cpu_count()} CPUs"
     )
     runs: dict[str, list[Run]] = {"bare": [], "relay": []}
     ratios: list[float] = []
     if args.outbox == "discard":
         print("DIAGNOSTIC: deliveries are checked and routed, then discarded; these are not relay figures")
-    with _servers(args.repos, args.outbox == "discard") as servers:
-        for server in servers:
-            server.run(body, args.warmup, args.concurrency)
+    with _servers(args.repos, args.outbox == "discard", args.processes) as pairs:
+        pids = [server.pid for pair in pairs for server in pair.values()]
+        for pair in pairs:
+            for server in pair.values():
+                server.run(body, args.warmup, args.concurrency)
         # Measurements start from an idle machine and wait for one before each endpoint's turn.
-        print(f"{'round':<8}{'bare req/s':>12}{'relay req/s':>13}{'ratio':>8}")
+        print(f"{'round':<8}{'pair':>5}{'bare req/s':>12}{'relay req/s':>13}{'ratio':>8}")
         for number in range(1, args.rounds + 1):
+            pair = pairs[(number - 1) % len(pairs)]
             # Alternate which endpoint goes first, so drift on a shared machine falls on both alike.
-            order = servers if number % 2 else servers[::-1]
+            order = ("bare", "relay") if number % 2 else ("relay", "bare")
             measured = {}
-            for server in order:
-                _wait_idle([s.pid for s in servers])
-                measured[server.kind] = server.run(body, args.requests, args.concurrency)
+            for kind in order:
+                _wait_idle(pids)
+                measured[kind] = pair[kind].run(body, args.requests, args.concurrency)
             for kind, run in measured.items():
                 runs[kind].append(run)
             bare, relay = measured["bare"].throughput, measured["relay"].throughput
             ratios.append(relay / bare)
-            print(f"{number:<8}{bare:>12.0f}{relay:>13.0f}{ratios[-1]:>8.2f}", flush=True)
+            print(
+                f"{number:<8}{(number - 1) % len(pairs) + 1:>5}{bare:>12.0f}{relay:>13.0f}{ratios[-1]:>8.2f}",
+                flush=True,
+            )
     print()
     print(f"{'endpoint':<10}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'server CPU us/req':>19}{'load CPU us/req':>17}")
     for kind, done in runs.items():

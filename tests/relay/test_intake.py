@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import lz4.frame
 import pytest
 
 from relay import intake
@@ -156,6 +157,43 @@ async def test_purging_drops_the_body_packs_no_delivery_uses_and_forgets_the_ids
     assert db.conn.execute("SELECT COUNT(*) FROM bodies").fetchone()[0] == 1
     tasks = await outbox.claim_due(600.0, limit=10, lease_seconds=5)
     assert {t.delivery.delivery_id for t in tasks} == {"new"}
+    await outbox.close()
+
+
+async def test_claims_a_few_rows_at_a_time_decompress_their_batchs_pack_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbox = await SqliteOutbox.open(db)
+    for n in range(10):
+        await outbox.record(_delivery(f"d-{n}", body=b'{"n": %d}' % n, received_at=100.0 + n), TARGETS)
+    await outbox.settle()
+    reads: list[int] = []
+    decompress = lz4.frame.decompress
+
+    def counted(blob: bytes) -> bytes:
+        reads.append(len(blob))
+        return bytes(decompress(blob))
+
+    monkeypatch.setattr(lz4.frame, "decompress", counted)
+    bodies = []
+    while tasks := await outbox.claim_due(200.0, limit=3, lease_seconds=60):
+        bodies += [t.delivery.body for t in tasks]
+    assert sorted(set(bodies)) == sorted(b'{"n": %d}' % n for n in range(10))
+    assert len(reads) == 1
+    await outbox.close()
+
+
+async def test_after_a_purge_a_new_pack_is_read_from_the_database_not_from_the_one_read_before(db: Database) -> None:
+    outbox = await SqliteOutbox.open(db)
+    await outbox.record(_delivery("old", body=b'{"old": 1}', received_at=10.0), TARGETS)
+    await outbox.settle()
+    assert {t.delivery.body for t in await outbox.claim_due(20.0, limit=10, lease_seconds=5)} == {b'{"old": 1}'}
+    assert await outbox.purge(before=100.0) == 1
+    assert db.conn.execute("SELECT COUNT(*) FROM bodies").fetchone()[0] == 0
+    await outbox.record(_delivery("new", body=b'{"new": 2}', received_at=500.0), TARGETS)
+    await outbox.settle()
+    assert db.conn.execute("SELECT pack_id FROM bodies").fetchone()[0] == 1  # the id the old pack had
+    assert {t.delivery.body for t in await outbox.claim_due(600.0, limit=10, lease_seconds=5)} == {b'{"new": 2}'}
     await outbox.close()
 
 
