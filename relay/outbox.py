@@ -10,7 +10,6 @@ replay or a second expansion add nothing. Dispatch workers claim due rows, and e
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ import anyio
 import lz4.frame
 from pydantic import BaseModel, ConfigDict
 
+from relay import dispatch_rows
 from relay.allowlist import Level
 from relay.database import Database
 from relay.delivery import Delivery, Target, UpstreamEvent
@@ -38,24 +38,6 @@ __all__ = [
 ]
 
 DispatchStatus = Literal["pending", "dispatched", "failed"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS dispatches (
-    delivery_id      TEXT NOT NULL REFERENCES deliveries(delivery_id) ON DELETE CASCADE,
-    repo             TEXT NOT NULL COLLATE NOCASE,
-    level            TEXT NOT NULL,
-    check_run_wanted INTEGER NOT NULL,
-    status           TEXT NOT NULL CHECK (status IN ('pending', 'dispatched', 'failed')),
-    attempts         INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at  REAL NOT NULL,
-    lease_until      REAL,
-    dispatched_at    REAL,
-    last_error       TEXT,
-    redeemed_run_id  INTEGER,
-    PRIMARY KEY (delivery_id, repo)
-);
-CREATE INDEX IF NOT EXISTS dispatches_due ON dispatches (next_attempt_at) WHERE status = 'pending';
-"""
 
 
 class DispatchRecord(BaseModel):
@@ -127,39 +109,6 @@ class Outbox(Protocol):
         ...
 
 
-_RECORD_SQL = """
-SELECT d.delivery_id, d.repo, d.level, d.check_run_wanted, d.status, d.attempts, d.next_attempt_at,
-       d.dispatched_at, d.last_error, d.redeemed_run_id,
-       v.event, v.upstream_repo, v.pr_number, v.head_sha, v.received_at
-FROM dispatches d JOIN deliveries v USING (delivery_id)
-"""
-
-
-_CLAIM = (
-    "UPDATE dispatches SET lease_until = ?, attempts = attempts + 1 WHERE rowid IN ("
-    " SELECT rowid FROM dispatches WHERE status = 'pending' AND next_attempt_at <= ?"
-    " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at LIMIT ?)"
-    " RETURNING delivery_id, repo"
-)
-_EXPAND = (
-    "INSERT OR IGNORE INTO dispatches (delivery_id, repo, level, check_run_wanted, status, next_attempt_at)"
-    " SELECT d.delivery_id, t.value ->> 0, t.value ->> 1, t.value ->> 2, 'pending', d.received_at"
-    " FROM json_each(:ids) k JOIN deliveries d ON d.delivery_id = k.value, json_each(d.fanout) t"
-)
-_EXPANDED = (
-    "UPDATE deliveries SET fanout = NULL"
-    " WHERE fanout IS NOT NULL AND delivery_id IN (SELECT value FROM json_each(:ids))"
-)
-_OLDEST_UNEXPANDED = "SELECT delivery_id FROM deliveries WHERE fanout IS NOT NULL ORDER BY received_at LIMIT ?"
-
-
-def _expand(conn: sqlite3.Connection, delivery_ids: Sequence[str]) -> int:
-    """Make the dispatch rows of these deliveries from their targets; how many had not had them made before."""
-    ids = json.dumps(list(delivery_ids))
-    conn.execute(_EXPAND, {"ids": ids})
-    return conn.execute(_EXPANDED, {"ids": ids}).rowcount
-
-
 def _record(row: Any) -> DispatchRecord:
     return DispatchRecord.model_validate(dict(row))
 
@@ -190,7 +139,7 @@ class SqliteOutbox:
         cls, db: Database, *, journal: Path | None = None, journal_bytes: int = 64 << 20, sync_each: bool = False
     ) -> SqliteOutbox:
         """The outbox with its intake journal (next to the database unless given), replayed if need be."""
-        db.create(_SCHEMA)  # before the intake, whose replay fills these tables too
+        db.create(dispatch_rows.SCHEMA)  # before the intake, whose replay fills these tables too
         changes = _Changes()
         intake = await Intake.open(
             db,
@@ -216,7 +165,7 @@ class SqliteOutbox:
         return await self.intake.record(delivery, targets)
 
     async def settle(self) -> None:
-        """Wait until every delivery recorded so far has its rows."""
+        """Wait until every delivery recorded so far is stored (its dispatch rows come when claimed or read)."""
         await self.intake.settle()
 
     async def _settled(self, delivery_id: str) -> None:
@@ -225,24 +174,17 @@ class SqliteOutbox:
             await self.intake.settle()
         sql = "SELECT 1 FROM deliveries WHERE delivery_id = ? AND fanout IS NOT NULL"
         if self._db.conn.execute(sql, (delivery_id,)).fetchone() is not None:
-            await self._db.write(lambda conn: _expand(conn, [delivery_id]))
+            await self._db.write(lambda conn: dispatch_rows.expand(conn, [delivery_id]))
 
     async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[DispatchTask]:
-        def claim(conn: sqlite3.Connection) -> list[Any]:
-            keys = conn.execute(_CLAIM, (now + lease_seconds, now, now, limit)).fetchall()
-            # Rows already made go first; newer deliveries get theirs only when the claim would come up short.
-            if len(keys) < limit:
-                oldest = [row[0] for row in conn.execute(_OLDEST_UNEXPANDED, (limit,))]
-                if oldest and _expand(conn, oldest):
-                    keys += conn.execute(_CLAIM, (now + lease_seconds, now, now, limit - len(keys))).fetchall()
-            return keys
-
-        keys = await self._db.write(claim)
+        keys = await self._db.write(
+            lambda conn: dispatch_rows.claim(conn, now, limit=limit, lease_seconds=lease_seconds)
+        )
         tasks: list[DispatchTask] = []
         deliveries: dict[str, Delivery] = {}
-        for key in keys:
-            record = await self.get(key["delivery_id"], key["repo"])
-            if record is None:  # purged between the two statements
+        for delivery_id, repo in keys:
+            record = self._read(delivery_id, repo)
+            if record is None:  # purged since the claim
                 continue
             if record.delivery_id not in deliveries:
                 deliveries[record.delivery_id] = self._delivery(record.delivery_id)
@@ -299,14 +241,19 @@ class SqliteOutbox:
 
     async def get(self, delivery_id: str, repo: str) -> DispatchRecord | None:
         await self._settled(delivery_id)
+        return self._read(delivery_id, repo)
+
+    def _read(self, delivery_id: str, repo: str) -> DispatchRecord | None:
         row = self._db.conn.execute(
-            _RECORD_SQL + " WHERE d.delivery_id = ? AND d.repo = ?", (delivery_id, repo)
+            dispatch_rows.RECORD_SQL + " WHERE d.delivery_id = ? AND d.repo = ?", (delivery_id, repo)
         ).fetchone()
         return None if row is None else _record(row)
 
     async def for_delivery(self, delivery_id: str) -> list[DispatchRecord]:
         await self._settled(delivery_id)
-        rows = self._db.conn.execute(_RECORD_SQL + " WHERE d.delivery_id = ? ORDER BY d.repo", (delivery_id,))
+        rows = self._db.conn.execute(
+            dispatch_rows.RECORD_SQL + " WHERE d.delivery_id = ? ORDER BY d.repo", (delivery_id,)
+        )
         return [_record(row) for row in rows]
 
     async def redeem(self, delivery_id: str, repo: str, run_id: int) -> int | None:
