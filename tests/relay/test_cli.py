@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,20 @@ def test_serve_refuses_a_database_another_relay_holds(
     finally:
         holder.close()
     assert "another relay process" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_database_of_another_table_layout_and_says_what_to_do(
+    tmp_path: Path, app_key_pem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = relay_config(
+        tmp_path, github_url="http://127.0.0.1:9", issuer_url="http://127.0.0.1:9", relay_url="http://127.0.0.1:9"
+    )
+    path = write_config(config, tmp_path / "relay.yaml")
+    config.store.database.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(config.store.database) as conn:
+        conn.execute("CREATE TABLE deliveries (delivery_id TEXT PRIMARY KEY, body_zlib BLOB)")
+    assert main(["serve", "--config", str(path)], _secrets(app_key_pem)) == 2
+    assert "move the file (and its .journal) away" in capsys.readouterr().err
 
 
 def test_dev_key_writes_a_private_key_the_relay_accepts_and_never_overwrites(
