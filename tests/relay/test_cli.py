@@ -60,14 +60,20 @@ def test_serve_stops_at_start_naming_a_bad_allowlist_entry(
     assert "L2[1]: 'broken' is not owner/repo" in capsys.readouterr().err
 
 
-def test_serve_refuses_a_database_another_relay_holds(
-    tmp_path: Path, app_key_pem: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _unreachable_config(tmp_path: Path) -> tuple[Path, Path]:
+    """A config pointing at nothing (serve must stop before it calls out); its path and its database path."""
     config = relay_config(
         tmp_path, github_url="http://127.0.0.1:9", issuer_url="http://127.0.0.1:9", relay_url="http://127.0.0.1:9"
     )
-    path = write_config(config, tmp_path / "relay.yaml")
-    holder = Database(config.store.database)
+    config.store.database.parent.mkdir(parents=True, exist_ok=True)
+    return write_config(config, tmp_path / "relay.yaml"), config.store.database
+
+
+def test_serve_refuses_a_database_another_relay_holds(
+    tmp_path: Path, app_key_pem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, database = _unreachable_config(tmp_path)
+    holder = Database(database)
     try:
         assert main(["serve", "--config", str(path)], _secrets(app_key_pem)) == 2
     finally:
@@ -78,12 +84,8 @@ def test_serve_refuses_a_database_another_relay_holds(
 def test_serve_refuses_a_database_of_another_table_layout_and_says_what_to_do(
     tmp_path: Path, app_key_pem: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = relay_config(
-        tmp_path, github_url="http://127.0.0.1:9", issuer_url="http://127.0.0.1:9", relay_url="http://127.0.0.1:9"
-    )
-    path = write_config(config, tmp_path / "relay.yaml")
-    config.store.database.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(config.store.database) as conn:
+    path, database = _unreachable_config(tmp_path)
+    with sqlite3.connect(database) as conn:
         conn.execute("CREATE TABLE deliveries (delivery_id TEXT PRIMARY KEY, body_zlib BLOB)")
     assert main(["serve", "--config", str(path)], _secrets(app_key_pem)) == 2
     assert "move the file (and its .journal) away" in capsys.readouterr().err
