@@ -8,7 +8,7 @@ one JSON parameter, so the writer thread hands the GIL to the loop and back a fe
 rather than once per row; those hand-overs, not the SQL, are what a busy loop feels.
 
 The rows per (delivery, target repo) are made by the outbox when the dispatcher first claims the
-delivery (relay/outbox.py): twenty rows and their index entries per webhook were most of what a
+delivery (relay/dispatch_rows.py): twenty rows and their index entries per webhook were most of what a
 burst of webhooks cost, and dispatching goes at GitHub's pace, far below the webhooks' own.
 """
 
