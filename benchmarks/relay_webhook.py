@@ -367,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         # Measurements start from an idle machine and wait for one before each endpoint's turn.
         print(f"{'round':<8}{'pair':>5}{'bare req/s':>12}{'relay req/s':>13}{'ratio':>8}")
         for number in range(1, args.rounds + 1):
-            pair = pairs[(number - 1) % len(pairs)]
+            index = (number - 1) % len(pairs)
+            pair = pairs[index]
             # Alternate which endpoint goes first, so drift on a shared machine falls on both alike.
             order = ("bare", "relay") if number % 2 else ("relay", "bare")
             measured = {}
@@ -379,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             bare, relay = measured["bare"].throughput, measured["relay"].throughput
             ratios.append(relay / bare)
             print(
-                f"{number:<8}{(number - 1) % len(pairs) + 1:>5}{bare:>12.0f}{relay:>13.0f}{ratios[-1]:>8.2f}",
+                f"{number:<8}{index + 1:>5}{bare:>12.0f}{relay:>13.0f}{ratios[-1]:>8.2f}",
                 flush=True,
             )
     print()
